@@ -1,0 +1,134 @@
+//! Parquet files as custos writes and reads them.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::metadata::SortingColumn;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Result};
+
+/// A `Write` that hashes and counts what passes through it.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// What [`write_parquet`] wrote.
+#[derive(Debug, Clone)]
+pub struct WrittenFile {
+    /// Rows written.
+    pub rows: u64,
+    /// File size.
+    pub bytes: u64,
+    /// SHA-256 of the file, lower-case hex.
+    pub sha256: String,
+}
+
+/// Writes `batches` to a new Parquet file at `path` (zstd, page statistics) and syncs it to
+/// disk before returning. `sorted_by` names columns the rows are sorted by (ascending), which
+/// is recorded in the file so readers can skip a re-sort.
+pub fn write_parquet(
+    path: &Path,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    sorted_by: &[&str],
+) -> Result<WrittenFile> {
+    let sorting: Vec<SortingColumn> = sorted_by
+        .iter()
+        .filter_map(|name| schema.index_of(name).ok())
+        .map(|i| SortingColumn {
+            column_idx: i as i32,
+            descending: false,
+            nulls_first: false,
+        })
+        .collect();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).map_err(|e| Error::parquet(path, e))?,
+        ))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_sorting_columns((!sorting.is_empty()).then_some(sorting))
+        .set_created_by(format!("custos {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    let file = File::create_new(path).map_err(|e| Error::io(path, e))?;
+    let sink = HashingWriter {
+        inner: std::io::BufWriter::with_capacity(1 << 20, file),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    let mut writer = ArrowWriter::try_new(sink, schema.clone(), Some(props)).map_err(|e| Error::parquet(path, e))?;
+    let mut rows = 0u64;
+    for batch in batches {
+        rows += batch.num_rows() as u64;
+        writer.write(batch).map_err(|e| Error::parquet(path, e))?;
+    }
+    let mut sink = writer.into_inner().map_err(|e| Error::parquet(path, e))?;
+    sink.flush().map_err(|e| Error::io(path, e))?;
+    let sha256 = hex(&sink.hasher.finalize());
+    let bytes = sink.bytes;
+    let file = sink.inner.into_inner().map_err(|e| Error::io(path, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io(path, e))?;
+    Ok(WrittenFile { rows, bytes, sha256 })
+}
+
+/// Reads whole Parquet files into memory, optionally only some columns (by name). Meant for
+/// reference tables and id sets, not for scanning the transaction log.
+pub fn read_parquet_files(paths: &[PathBuf], columns: Option<&[&str]>) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    for path in paths {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::parquet(path, e))?;
+        if let Some(columns) = columns {
+            let arrow_schema = builder.schema().clone();
+            let indices: Vec<usize> = columns
+                .iter()
+                .map(|name| {
+                    arrow_schema.index_of(name).map_err(|_| Error::Integrity {
+                        path: path.clone(),
+                        detail: format!("no column {name}"),
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let mask = datafusion::parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), indices);
+            builder = builder.with_projection(mask);
+        }
+        let reader = builder
+            .with_batch_size(65_536)
+            .build()
+            .map_err(|e| Error::parquet(path, e))?;
+        for batch in reader {
+            out.push(batch?);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
