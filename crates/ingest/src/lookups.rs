@@ -1,0 +1,65 @@
+//! What transaction validation checks against the warehouse: known ids, accounts, FX rates.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+
+use custos_model::Table;
+use custos_warehouse::datafusion::arrow::array::{Array, AsArray};
+use custos_warehouse::datafusion::arrow::datatypes::{Date32Type, Decimal128Type};
+use custos_warehouse::{Catalog, read_parquet_files};
+
+use crate::Result;
+
+/// A 128-bit fingerprint of a transaction id. Keeping fingerprints instead of the ids keeps a
+/// 100M-transaction warehouse's id set at a few GB; a false duplicate needs a 2^-64 chance
+/// twice over.
+pub(crate) fn id_fingerprint(id: &str) -> u128 {
+    let mut a = std::hash::DefaultHasher::new();
+    id.hash(&mut a);
+    let mut b = std::hash::DefaultHasher::new();
+    (0x9e37_79b9_7f4a_7c15_u64, id).hash(&mut b);
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+}
+
+/// Reference state for validating transactions, loaded once per command.
+pub(crate) struct Lookups {
+    pub txn_ids: HashSet<u128>,
+    /// `None` while no accounts are loaded: then account ids are not checked.
+    pub accounts: Option<HashSet<String>>,
+    /// (reporting-zone date in days, currency) -> rate, scaled by 10^RATE_SCALE.
+    pub fx: HashMap<(i32, String), i128>,
+}
+
+impl Lookups {
+    pub(crate) fn load(root: &std::path::Path, catalog: &Catalog) -> Result<Lookups> {
+        let paths = |t: Table| catalog.files(t).iter().map(|f| root.join(&f.path)).collect::<Vec<_>>();
+        let mut txn_ids = HashSet::with_capacity(catalog.rows(Table::Transactions) as usize);
+        for batch in read_parquet_files(&paths(Table::Transactions), Some(&["txn_id"]))? {
+            for id in batch.column(0).as_string::<i32>().iter().flatten() {
+                txn_ids.insert(id_fingerprint(id));
+            }
+        }
+        let account_files = paths(Table::Accounts);
+        let accounts = if account_files.is_empty() {
+            None
+        } else {
+            let mut set = HashSet::new();
+            for batch in read_parquet_files(&account_files, Some(&["account_id"]))? {
+                set.extend(batch.column(0).as_string::<i32>().iter().flatten().map(str::to_string));
+            }
+            Some(set)
+        };
+        let mut fx = HashMap::new();
+        for batch in read_parquet_files(&paths(Table::FxRates), Some(&["rate_date", "currency", "rate"]))? {
+            let dates = batch.column(0).as_primitive::<Date32Type>();
+            let currencies = batch.column(1).as_string::<i32>();
+            let rates = batch.column(2).as_primitive::<Decimal128Type>();
+            for i in 0..batch.num_rows() {
+                if dates.is_valid(i) && currencies.is_valid(i) && rates.is_valid(i) {
+                    fx.insert((dates.value(i), currencies.value(i).to_string()), rates.value(i));
+                }
+            }
+        }
+        Ok(Lookups { txn_ids, accounts, fx })
+    }
+}
