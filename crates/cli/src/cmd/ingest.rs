@@ -1,0 +1,140 @@
+//! `custos ingest <kind> <files...>`: validate files and commit them to a warehouse table.
+//!
+//! Each file is one atomic commit of its stored rows, its quarantined rows and its control
+//! totals. A file whose content was ingested before is skipped, said so. With `--max-reject`,
+//! a file with more rejected rows than allowed is not ingested at all and the command exits 3.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use custos_ingest::{FileReport, FileStatus, Format, IngestOptions, Ingestor, Profile, RejectLimit};
+use custos_model::Table;
+use custos_warehouse::Warehouse;
+
+use super::Context;
+use crate::exit::Exit;
+use crate::output;
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// What the files hold.
+    pub kind: Kind,
+    /// Files to load, each committed on its own.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Mapping profile (TOML) for a foreign layout, e.g. data/profiles/paysim.toml.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Input format; by default from the file name (.ndjson/.jsonl = NDJSON, else CSV).
+    #[arg(long, value_enum)]
+    pub format: Option<InputFormat>,
+    /// Refuse a file with more rejected rows than N, or than P% of its rows.
+    #[arg(long, value_name = "N|P%")]
+    pub max_reject: Option<RejectLimit>,
+    /// Print the per-file reports as JSON on stdout instead of the summary table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Kind {
+    Transactions,
+    Customers,
+    Accounts,
+    Merchants,
+    Licences,
+    FxRates,
+    CountryRisk,
+    Sanctions,
+}
+
+impl Kind {
+    pub fn table(self) -> Table {
+        match self {
+            Kind::Transactions => Table::Transactions,
+            Kind::Customers => Table::Customers,
+            Kind::Accounts => Table::Accounts,
+            Kind::Merchants => Table::Merchants,
+            Kind::Licences => Table::Licences,
+            Kind::FxRates => Table::FxRates,
+            Kind::CountryRisk => Table::CountryRisk,
+            Kind::Sanctions => Table::Sanctions,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum InputFormat {
+    Csv,
+    Ndjson,
+}
+
+pub fn run(ctx: &Context, args: IngestArgs) -> anyhow::Result<Exit> {
+    let table = args.kind.table();
+    let mut options = IngestOptions::new(table);
+    options.max_reject = args.max_reject;
+    options.format = args.format.map(|f| match f {
+        InputFormat::Csv => Format::Csv,
+        InputFormat::Ndjson => Format::Ndjson,
+    });
+    if let Some(p) = &args.profile {
+        let profile = Profile::load(p)?;
+        anyhow::ensure!(
+            profile.table == table,
+            "{}: the profile loads {}, not {}",
+            p.display(),
+            profile.table,
+            table
+        );
+        options.profile = Some(profile);
+    }
+    let reports = ingest_files(ctx, &options, &args.files)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        output::print_ingest_summary(&reports);
+    }
+    Ok(if reports.iter().any(|r| matches!(r.status, FileStatus::Refused)) {
+        Exit::Rejected
+    } else {
+        Exit::Ok
+    })
+}
+
+/// Ingests `files` in order under one writer lock. Shared with `custos demo`.
+pub fn ingest_files(ctx: &Context, options: &IngestOptions, files: &[PathBuf]) -> anyhow::Result<Vec<FileReport>> {
+    let mut wh = Warehouse::create_or_open(&ctx.warehouse, &ctx.settings())?;
+    let settings = wh.settings().clone();
+    let mut writer = wh.writer()?;
+    for swept in writer.swept() {
+        eprintln!("custos: removed {swept}, left by an interrupted commit");
+    }
+    let mut ingestor = Ingestor::new(&mut writer, &settings)?;
+    let mut reports = Vec::with_capacity(files.len());
+    for file in files {
+        let size = std::fs::metadata(file)
+            .with_context(|| format!("{}", file.display()))?
+            .len();
+        let bar = progress_bar(ctx, size, file);
+        let report = ingestor.ingest(file, options, &mut |bytes| bar.set_position(bytes))?;
+        bar.finish_and_clear();
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+fn progress_bar(ctx: &Context, size: u64, file: &std::path::Path) -> indicatif::ProgressBar {
+    if ctx.quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(size);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(file.display().to_string());
+    bar
+}

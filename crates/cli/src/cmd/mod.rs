@@ -1,0 +1,98 @@
+//! Command-line interface: global options and the dispatch to one module per subcommand.
+
+mod demo;
+mod ingest;
+mod sql;
+mod status;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use custos_warehouse::WarehouseSettings;
+
+use crate::config::Config;
+use crate::exit::{Exit, HELP};
+
+/// custos: a compliance and analytics warehouse for payment transactions.
+///
+/// Ingest transaction logs and reference data into a Parquet warehouse (every rejected row
+/// kept with its reason), and query it with SQL.
+#[derive(Debug, Parser)]
+#[command(name = "custos", version, after_help = HELP)]
+pub struct Args {
+    /// Warehouse directory.
+    #[arg(long, global = true, env = "CUSTOS_WAREHOUSE", value_name = "DIR")]
+    pub warehouse: Option<PathBuf>,
+    /// Configuration file (default: ./custos.toml when present).
+    #[arg(long, global = true, env = "CUSTOS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate files and load them into a warehouse table.
+    Ingest(ingest::IngestArgs),
+    /// Run a read-only SQL query over the warehouse.
+    Sql(sql::SqlArgs),
+    /// Show what the warehouse holds: tables, rows, files, and the ingest ledger.
+    Status(status::StatusArgs),
+    /// Load the bundled sample into a fresh warehouse (./demo-warehouse unless --warehouse is
+    /// given) and show what it holds.
+    Demo(demo::DemoArgs),
+}
+
+/// What every command needs: the resolved configuration.
+pub struct Context {
+    pub config: Config,
+    pub warehouse: PathBuf,
+    pub quiet: bool,
+}
+
+impl Context {
+    pub fn settings(&self) -> WarehouseSettings {
+        let d = WarehouseSettings::default();
+        WarehouseSettings {
+            reporting_currency: self.config.reporting_currency.clone().unwrap_or(d.reporting_currency),
+            reporting_timezone: self.config.reporting_timezone.clone().unwrap_or(d.reporting_timezone),
+        }
+    }
+
+    pub fn memory_limit(&self) -> anyhow::Result<Option<usize>> {
+        self.config
+            .memory_limit
+            .as_deref()
+            .map(crate::config::parse_size)
+            .transpose()
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let config = Config::load(args.config.as_deref())?;
+    let warehouse = match (&args.command, args.warehouse) {
+        (_, Some(explicit)) => explicit,
+        // The demo wipes its warehouse first: never default it to the real one.
+        (Command::Demo(_), None) => PathBuf::from("demo-warehouse"),
+        (_, None) => config.warehouse.clone().unwrap_or_else(|| PathBuf::from("warehouse")),
+    };
+    let ctx = Context {
+        config,
+        warehouse,
+        quiet: args.quiet,
+    };
+    match args.command {
+        Command::Ingest(a) => ingest::run(&ctx, a),
+        Command::Sql(a) => sql::run(&ctx, a),
+        Command::Status(a) => status::run(&ctx, a),
+        Command::Demo(a) => demo::run(&ctx, a),
+    }
+}
+
+/// A tokio runtime for DataFusion work.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}

@@ -1,0 +1,72 @@
+//! `custos.toml`: settings shared by every command. Command-line flags and environment
+//! variables override it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// The configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Warehouse directory.
+    pub warehouse: Option<PathBuf>,
+    /// ISO 4217 reporting currency (default CNY); fixed when a warehouse is created.
+    pub reporting_currency: Option<String>,
+    /// IANA reporting time zone (default Asia/Shanghai); fixed when a warehouse is created.
+    pub reporting_timezone: Option<String>,
+    /// Memory limit of query sessions, e.g. "4GiB".
+    pub memory_limit: Option<String>,
+}
+
+impl Config {
+    /// Reads `path` if given, else `./custos.toml` if it exists, else defaults.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let default = Path::new("custos.toml");
+        let path = match path {
+            Some(p) => p,
+            None if default.exists() => default,
+            None => return Ok(Config::default()),
+        };
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut config: Config = toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        // A relative warehouse path is relative to the file that names it.
+        if let (Some(wh), Some(dir)) = (&config.warehouse, path.parent())
+            && wh.is_relative()
+        {
+            config.warehouse = Some(dir.join(wh));
+        }
+        Ok(config)
+    }
+}
+
+/// Parses sizes like `512MiB`, `4GiB`, `1000000`.
+pub fn parse_size(text: &str) -> anyhow::Result<usize> {
+    let t = text.trim();
+    let (num, mult) = [
+        ("KiB", 1usize << 10),
+        ("MiB", 1 << 20),
+        ("GiB", 1 << 30),
+        ("KB", 1000),
+        ("MB", 1_000_000),
+        ("GB", 1_000_000_000),
+    ]
+    .iter()
+    .find_map(|(suffix, m)| t.strip_suffix(suffix).map(|n| (n.trim(), *m)))
+    .unwrap_or((t, 1));
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("{text:?} is not a size like 4GiB"))?;
+    Ok((n * mult as f64) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes() {
+        assert_eq!(super::parse_size("4GiB").unwrap(), 4 << 30);
+        assert_eq!(super::parse_size("1.5 MiB").unwrap(), 3 << 19);
+        assert!(super::parse_size("lots").is_err());
+    }
+}

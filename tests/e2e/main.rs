@@ -1,0 +1,11 @@
+//! End-to-end tests over the `custos` binary and a real on-disk warehouse.
+//!
+//! One test binary (one link of DataFusion); each module covers one concern.
+
+mod cli;
+mod harness;
+mod ingest_crash;
+mod ingest_idempotency;
+mod ingest_profiles;
+mod ingest_reasons;
+mod ingest_roundtrip;
