@@ -1,25 +1,21 @@
 //! The per-file driver: read, validate, quarantine, stage, reconcile, commit.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use chrono::TimeZone;
+use chrono::{Offset, TimeZone};
 use custos_model::{AMOUNT_SCALE, FieldType, Origin, RATE_SCALE, Reason, Table};
-use custos_warehouse::datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch};
-use custos_warehouse::datafusion::arrow::compute::{
-    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
-};
-use custos_warehouse::datafusion::arrow::datatypes::Date32Type;
+use custos_warehouse::datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch};
+use custos_warehouse::datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use custos_warehouse::datafusion::arrow::row::{RowConverter, SortField};
 use custos_warehouse::{LedgerEntry, WarehouseSettings, Writer, read_parquet_files};
-use sha2::{Digest, Sha256};
 
-use crate::lookups::{Lookups, id_fingerprint};
-use crate::profile::{BoundProfile, Profile, SourceRow};
+use crate::lookups::{Lookups, fx_key, id_fingerprint};
+use crate::profile::Profile;
+use crate::sink::{ChunkSink, sort_batch};
 use crate::values::{ColumnBuilder, Value, date_to_days, days_to_date, format_decimal, parse_value};
 use crate::{Error, Result};
+use crate::{batches, read};
 
 /// Source file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,27 +164,27 @@ pub struct Ingestor<'w> {
 
 const SAMPLES: usize = 10;
 
-struct Quarantined {
-    line: u64,
-    field: Option<&'static str>,
-    reason: Reason,
-    detail: String,
-    raw: Raw,
+pub(crate) struct Quarantined {
+    pub(crate) line: u64,
+    pub(crate) field: Option<&'static str>,
+    pub(crate) reason: Reason,
+    pub(crate) detail: String,
+    pub(crate) raw: Raw,
 }
 
-enum Raw {
+pub(crate) enum Raw {
     Bytes(Vec<u8>),
     /// Byte range in the source file, read back at the end (only for quarantined rows).
     Range(u64, u64),
 }
 
-struct Reject {
-    field: Option<&'static str>,
-    reason: Reason,
-    detail: String,
+pub(crate) struct Reject {
+    pub(crate) field: Option<&'static str>,
+    pub(crate) reason: Reason,
+    pub(crate) detail: String,
 }
 
-fn reject(field: Option<&'static str>, reason: Reason, detail: impl Into<String>) -> Reject {
+pub(crate) fn reject(field: Option<&'static str>, reason: Reason, detail: impl Into<String>) -> Reject {
     Reject {
         field,
         reason,
@@ -196,29 +192,71 @@ fn reject(field: Option<&'static str>, reason: Reason, detail: impl Into<String>
     }
 }
 
+/// Positions of the transaction columns the row checks use.
+pub(crate) struct TxnColumns {
+    txn_id: usize,
+    ts: usize,
+    amount: usize,
+    currency: usize,
+    payer: usize,
+    payee: usize,
+    settlement_amount: usize,
+    settlement_currency: usize,
+    txn_date: usize,
+    reporting_rate: usize,
+    amount_reporting: usize,
+}
+
+impl TxnColumns {
+    fn new() -> TxnColumns {
+        let idx = |name: &str| {
+            Table::Transactions
+                .columns()
+                .iter()
+                .position(|c| c.name == name)
+                .unwrap_or(usize::MAX)
+        };
+        TxnColumns {
+            txn_id: idx("txn_id"),
+            ts: idx("ts"),
+            amount: idx("amount"),
+            currency: idx("currency"),
+            payer: idx("payer_account"),
+            payee: idx("payee_account"),
+            settlement_amount: idx("settlement_amount"),
+            settlement_currency: idx("settlement_currency"),
+            txn_date: idx("txn_date"),
+            reporting_rate: idx("reporting_rate"),
+            amount_reporting: idx("amount_reporting"),
+        }
+    }
+}
+
 /// The state of one file being ingested.
-struct FileRun<'a> {
-    table: Table,
-    columns: &'static [custos_model::Column],
-    builders: Vec<ColumnBuilder>,
-    buffered: usize,
-    ingest_id: String,
-    round_amounts: bool,
-    exponent_columns: Vec<bool>,
-    quarantine: Vec<Quarantined>,
-    by_reason: BTreeMap<Reason, u64>,
-    rows_read: u64,
-    rows_stored: u64,
-    amounts: BTreeMap<String, i128>,
-    new_ids: HashSet<u128>,
-    keys: HashSet<Vec<u8>>,
-    chunk: u32,
-    lookups: Option<&'a Lookups>,
-    tz: chrono_tz::Tz,
-    reporting_currency: &'a str,
-    reporting_minor: u32,
+pub(crate) struct FileRun<'a> {
+    pub(crate) table: Table,
+    pub(crate) txn: TxnColumns,
+    /// UTC hour -> day in the reporting zone (zone conversion is the costly part).
+    pub(crate) local_days: std::collections::HashMap<i64, i32, foldhash::fast::RandomState>,
+    pub(crate) columns: &'static [custos_model::Column],
+    pub(crate) builders: Vec<ColumnBuilder>,
+    pub(crate) buffered: usize,
+    pub(crate) ingest_id: String,
+    pub(crate) round_amounts: bool,
+    pub(crate) exponent_columns: Vec<bool>,
+    pub(crate) quarantine: Vec<Quarantined>,
+    pub(crate) by_reason: BTreeMap<Reason, u64>,
+    pub(crate) rows_read: u64,
+    pub(crate) rows_stored: u64,
+    pub(crate) amounts: BTreeMap<String, i128>,
+    pub(crate) new_ids: HashSet<u128, foldhash::fast::RandomState>,
+    pub(crate) keys: HashSet<Vec<u8>>,
+    pub(crate) lookups: Option<&'a Lookups>,
+    pub(crate) tz: chrono_tz::Tz,
+    pub(crate) reporting_currency: &'a str,
+    pub(crate) reporting_minor: u32,
     /// Transaction batches already sorted and split, waiting for staging.
-    staged: Vec<(i32, RecordBatch)>,
+    pub(crate) sink: Option<ChunkSink>,
 }
 
 impl<'w> Ingestor<'w> {
@@ -244,7 +282,7 @@ impl<'w> Ingestor<'w> {
         options: &IngestOptions,
         progress: &mut dyn FnMut(u64),
     ) -> Result<FileReport> {
-        let (sha, file_bytes) = hash_file(path)?;
+        let (sha, file_bytes) = read::hash_file(path)?;
         let table = options.table;
         if let Some(earlier) = self.writer.catalog().already_ingested(table, &sha) {
             return Ok(FileReport {
@@ -273,6 +311,8 @@ impl<'w> Ingestor<'w> {
         });
         let mut run = FileRun {
             table,
+            txn: TxnColumns::new(),
+            local_days: std::collections::HashMap::default(),
             columns: table.columns(),
             builders: table.columns().iter().map(|c| ColumnBuilder::new(c.ty)).collect(),
             buffered: 0,
@@ -284,22 +324,30 @@ impl<'w> Ingestor<'w> {
             rows_read: 0,
             rows_stored: 0,
             amounts: BTreeMap::new(),
-            new_ids: HashSet::new(),
+            new_ids: HashSet::default(),
             keys: HashSet::new(),
-            chunk: 0,
             lookups: self.lookups.as_ref(),
             tz: self.tz,
             reporting_currency: &self.settings.reporting_currency,
             reporting_minor: self.reporting_minor,
-            staged: Vec::new(),
+            sink: (table == Table::Transactions)
+                .then(|| ChunkSink::start(self.writer.staging_dir(Table::Transactions), version)),
         };
         match (&options.profile, format) {
-            (Some(profile), _) => read_profiled_csv(path, profile, &sha, &mut run, options.chunk_rows, progress)?,
-            (None, Format::Csv) => read_csv(path, &mut run, options.chunk_rows, progress)?,
-            (None, Format::Ndjson) => read_ndjson(path, &mut run, options.chunk_rows, progress)?,
+            (Some(profile), _) => read::read_profiled_csv(path, profile, &sha, &mut run, options.chunk_rows, progress)?,
+            (None, Format::Csv) => read::read_csv(path, &mut run, options.chunk_rows, progress)?,
+            (None, Format::Ndjson) => read::read_ndjson(path, &mut run, options.chunk_rows, progress)?,
         }
         run.flush()?;
-        fill_raw(path, &mut run.quarantine)?;
+        // Every chunk is on disk (in staging) before anything is decided about the file.
+        let sink_files = match run.sink.take().map(ChunkSink::finish).transpose() {
+            Ok(files) => files.unwrap_or_default(),
+            Err(e) => {
+                self.writer.abandon()?;
+                return Err(e);
+            }
+        };
+        read::fill_raw(path, &mut run.quarantine)?;
 
         let rows_quarantined = run.quarantine.len() as u64;
         let minor = |c: &str| custos_model::currency_minor_units(c).unwrap_or(AMOUNT_SCALE);
@@ -358,21 +406,15 @@ impl<'w> Ingestor<'w> {
         // Stage data, quarantine and ledger; then commit them together.
         let mut replaced = 0;
         let new_ids = std::mem::take(&mut run.new_ids);
-        let staged = std::mem::take(&mut run.staged);
-        let quarantine = quarantine_batch(&run, &ledger.source_file)?;
+        let quarantine = batches::quarantine_batch(&run, &ledger.source_file)?;
         let reference_batch = if table == Table::Transactions {
             None
         } else {
             Some(run.finish_batch()?)
         };
         drop(run);
-        for (n, (day, batch)) in staged.iter().enumerate() {
-            let date = days_to_date(*day)
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| day.to_string());
-            let rel = format!("date={date}/part-{version:010}-{n:05}.parquet");
-            self.writer
-                .stage(table, &rel, std::slice::from_ref(batch), &["payer_account", "ts"])?;
+        for file in sink_files {
+            self.writer.adopt(table, &file.rel_path, file.written);
         }
         if let Some(batch) = reference_batch {
             replaced = self.stage_reference(table, batch, version)?;
@@ -381,7 +423,7 @@ impl<'w> Ingestor<'w> {
             self.writer
                 .stage(Table::Quarantine, &format!("part-{version:010}.parquet"), &[q], &[])?;
         }
-        let ledger_batch = ledger_batch(&ledger, version)?;
+        let ledger_batch = batches::ledger_batch(&ledger, version)?;
         self.writer.stage(
             Table::IngestLedger,
             &format!("part-{version:010}.parquet"),
@@ -451,24 +493,10 @@ impl<'w> Ingestor<'w> {
     }
 }
 
-fn sort_batch(batch: &RecordBatch, by: &[&str]) -> Result<RecordBatch> {
-    let columns = by
-        .iter()
-        .map(|n| {
-            Ok(SortColumn {
-                values: batch.column(batch.schema().index_of(n)?).clone(),
-                options: None,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let indices = lexsort_to_indices(&columns, None)?;
-    Ok(take_record_batch(batch, &indices)?)
-}
-
 impl FileRun<'_> {
     /// Validates one row given as texts per table column (`None` = empty) and stores or
     /// quarantines it.
-    fn process(&mut self, texts: &[Option<&str>], line: u64, raw: impl FnOnce() -> Raw) -> Result<()> {
+    pub(crate) fn process(&mut self, texts: &[Option<&str>], line: u64, raw: impl FnOnce() -> Raw) -> Result<()> {
         self.rows_read += 1;
         match self.validate(texts) {
             Ok(values) => {
@@ -483,7 +511,7 @@ impl FileRun<'_> {
         Ok(())
     }
 
-    fn quarantine(&mut self, line: u64, r: Reject, raw: Raw) {
+    pub(crate) fn quarantine(&mut self, line: u64, r: Reject, raw: Raw) {
         *self.by_reason.entry(r.reason).or_default() += 1;
         self.quarantine.push(Quarantined {
             line,
@@ -546,10 +574,9 @@ impl FileRun<'_> {
     }
 
     fn check_transaction(&mut self, values: &mut [Value<'_>]) -> std::result::Result<(), Reject> {
-        let idx = |name: &str| self.columns.iter().position(|c| c.name == name).unwrap_or(0);
-        let (i_amount, i_currency, i_ts) = (idx("amount"), idx("currency"), idx("ts"));
-        let currency = match values[i_currency] {
-            Value::Str(c) => c,
+        let c = &self.txn;
+        let currency = match values[c.currency] {
+            Value::Str(code) => code,
             _ => {
                 return Err(reject(
                     Some("currency"),
@@ -558,14 +585,12 @@ impl FileRun<'_> {
                 ));
             }
         };
-        self.check_minor_units(values, i_amount, currency, "amount")?;
-        let i_settle = idx("settlement_amount");
-        let i_settle_ccy = idx("settlement_currency");
-        match (&values[i_settle], &values[i_settle_ccy]) {
+        let (i_amount, i_settle) = (c.amount, c.settlement_amount);
+        match (&values[c.settlement_amount], &values[c.settlement_currency]) {
             (Value::Null, _) => {}
-            (_, Value::Str(c)) => {
-                let c = *c;
-                self.check_minor_units(values, i_settle, c, "settlement_amount")?;
+            (_, Value::Str(code)) => {
+                let code = *code;
+                self.check_minor_units(values, i_settle, code, "settlement_amount")?;
             }
             _ => {
                 return Err(reject(
@@ -575,10 +600,12 @@ impl FileRun<'_> {
                 ));
             }
         }
-        let Value::Ts(ts) = values[i_ts] else {
+        self.check_minor_units(values, i_amount, currency, "amount")?;
+        let c = &self.txn;
+        let Value::Ts(ts) = values[c.ts] else {
             return Err(reject(Some("ts"), Reason::MissingRequiredField, "ts is required"));
         };
-        let Value::Dec(amount, _) = values[i_amount] else {
+        let Value::Dec(amount, _) = values[c.amount] else {
             return Err(reject(
                 Some("amount"),
                 Reason::MissingRequiredField,
@@ -586,17 +613,11 @@ impl FileRun<'_> {
             ));
         };
         let lookups = self.lookups;
-        // Accounts.
         if let Some(accounts) = lookups.and_then(|l| l.accounts.as_ref()) {
-            for field in ["payer_account", "payee_account"] {
-                if let Value::Str(a) = values[idx(field)]
+            for (i, field) in [(c.payer, "payer_account"), (c.payee, "payee_account")] {
+                if let Value::Str(a) = values[i]
                     && !accounts.contains(a)
                 {
-                    let field = if field == "payer_account" {
-                        "payer_account"
-                    } else {
-                        "payee_account"
-                    };
                     return Err(reject(
                         Some(field),
                         Reason::UnknownAccount,
@@ -606,16 +627,33 @@ impl FileRun<'_> {
             }
         }
         // FX to the reporting currency, on the transaction's date in the reporting zone.
-        let utc = chrono::Utc
-            .timestamp_micros(ts)
-            .single()
-            .ok_or_else(|| reject(Some("ts"), Reason::TimestampOutOfRange, "not a valid instant"))?;
-        let local_day = date_to_days(utc.with_timezone(&self.tz).date_naive());
+        let utc_hour = ts.div_euclid(3_600_000_000);
+        let local_day = match self.local_days.get(&utc_hour) {
+            Some(day) => *day,
+            None => {
+                let utc = chrono::Utc
+                    .timestamp_micros(utc_hour * 3_600_000_000)
+                    .single()
+                    .ok_or_else(|| reject(Some("ts"), Reason::TimestampOutOfRange, "not a valid instant"))?;
+                let day = date_to_days(utc.with_timezone(&self.tz).date_naive());
+                // Zones whose offset is not a whole number of hours need the exact instant.
+                if utc.with_timezone(&self.tz).offset().fix().local_minus_utc() % 3600 == 0 {
+                    self.local_days.insert(utc_hour, day);
+                    day
+                } else {
+                    let exact = chrono::Utc
+                        .timestamp_micros(ts)
+                        .single()
+                        .map(|u| u.with_timezone(&self.tz).date_naive());
+                    exact.map(date_to_days).unwrap_or(day)
+                }
+            }
+        };
         let rate = if currency == self.reporting_currency {
             10i128.pow(RATE_SCALE)
         } else {
             *lookups
-                .and_then(|l| l.fx.get(&(local_day, currency.to_string())))
+                .and_then(|l| l.fx.get(&(local_day, fx_key(currency))))
                 .ok_or_else(|| {
                     let day = days_to_date(local_day).map(|d| d.to_string()).unwrap_or_default();
                     reject(
@@ -633,7 +671,8 @@ impl FileRun<'_> {
             )
         })?;
         // Uniqueness last, so a row rejected for another reason does not claim its id.
-        let Value::Str(id) = values[idx("txn_id")] else {
+        let c = &self.txn;
+        let Value::Str(id) = values[c.txn_id] else {
             return Err(reject(
                 Some("txn_id"),
                 Reason::MissingRequiredField,
@@ -656,12 +695,16 @@ impl FileRun<'_> {
             ));
         }
         self.new_ids.insert(fp);
-        let utc_day = date_to_days(utc.date_naive());
-        values[idx("txn_date")] = Value::Date(utc_day);
-        values[idx("reporting_rate")] = Value::Dec(rate, RATE_SCALE);
-        values[idx("amount_reporting")] = Value::Dec(reporting, AMOUNT_SCALE);
-        if let Value::Dec(a, _) = values[i_amount] {
-            *self.amounts.entry(currency.to_string()).or_default() += a;
+        values[c.txn_date] = Value::Date(ts.div_euclid(86_400_000_000) as i32);
+        values[c.reporting_rate] = Value::Dec(rate, RATE_SCALE);
+        values[c.amount_reporting] = Value::Dec(reporting, AMOUNT_SCALE);
+        if let Value::Dec(a, _) = values[c.amount] {
+            match self.amounts.get_mut(currency) {
+                Some(sum) => *sum += a,
+                None => {
+                    self.amounts.insert(currency.to_string(), a);
+                }
+            }
         }
         Ok(())
     }
@@ -704,29 +747,16 @@ impl FileRun<'_> {
         Ok(())
     }
 
-    /// Sorts and splits the buffered transactions by UTC day (bounded memory).
-    fn flush(&mut self) -> Result<()> {
+    /// Hands the buffered transactions to the background writer (bounded memory).
+    pub(crate) fn flush(&mut self) -> Result<()> {
         if self.table != Table::Transactions || self.buffered == 0 {
             return Ok(());
         }
         let batch = self.finish_batch()?;
-        let batch = sort_batch(&batch, &["txn_date", "payer_account", "ts"])?;
-        let dates = batch
-            .column(batch.schema().index_of("txn_date")?)
-            .as_primitive::<Date32Type>()
-            .clone();
-        let mut start = 0;
-        while start < batch.num_rows() {
-            let day = dates.value(start);
-            let mut end = start;
-            while end < batch.num_rows() && dates.value(end) == day {
-                end += 1;
-            }
-            self.staged.push((day, batch.slice(start, end - start)));
-            start = end;
+        match self.sink.as_mut() {
+            Some(sink) => sink.send(batch),
+            None => Ok(()),
         }
-        self.chunk += 1;
-        Ok(())
     }
 
     fn finish_batch(&mut self) -> Result<RecordBatch> {
@@ -749,7 +779,7 @@ impl FileRun<'_> {
         Ok(RecordBatch::try_new(self.table.arrow_schema(), arrays)?)
     }
 
-    fn maybe_flush(&mut self, chunk_rows: usize) -> Result<()> {
+    pub(crate) fn maybe_flush(&mut self, chunk_rows: usize) -> Result<()> {
         if self.table == Table::Transactions && self.buffered >= chunk_rows {
             self.flush()?;
         }
@@ -780,464 +810,6 @@ fn round_half_even(v: i128, unit: i128) -> i128 {
     }
 }
 
-fn hash_file(path: &Path) -> Result<(String, u64)> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
-    let digest = hasher.finalize();
-    Ok((digest.iter().map(|b| format!("{b:02x}")).collect(), total))
-}
-
-/// Maps header names onto table columns; the header must name every required input column
-/// and nothing custos does not know.
-fn bind_header(path: &Path, table: Table, header: &[String]) -> Result<Vec<Option<usize>>> {
-    let mut map = Vec::with_capacity(header.len());
-    let mut seen = HashSet::new();
-    for (pos, name) in header.iter().enumerate() {
-        let norm = name.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
-        let col = table
-            .columns()
-            .iter()
-            .position(|c| c.name == norm && c.origin == Origin::Input)
-            .ok_or_else(|| Error::Header {
-                path: path.to_path_buf(),
-                detail: format!(
-                    "column {} ({name:?}) is not a {table} field; expected some of: {}",
-                    pos + 1,
-                    table.input_columns().map(|c| c.name).collect::<Vec<_>>().join(", ")
-                ),
-            })?;
-        if !seen.insert(col) {
-            return Err(Error::Header {
-                path: path.to_path_buf(),
-                detail: format!("column {name:?} appears twice"),
-            });
-        }
-        map.push(Some(col));
-    }
-    let missing: Vec<&str> = table
-        .input_columns()
-        .filter(|c| {
-            c.required
-                && !seen.contains(
-                    &table
-                        .columns()
-                        .iter()
-                        .position(|x| x.name == c.name)
-                        .unwrap_or(usize::MAX),
-                )
-        })
-        .map(|c| c.name)
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::Header {
-            path: path.to_path_buf(),
-            detail: format!("required columns missing: {}", missing.join(", ")),
-        });
-    }
-    Ok(map)
-}
-
-fn csv_reader(path: &Path, delimiter: u8) -> Result<csv::Reader<File>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    Ok(csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(file))
-}
-
-fn csv_err(path: &Path, e: csv::Error) -> Error {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => Error::io(path, io),
-        other => Error::io(path, std::io::Error::other(format!("{other:?}"))),
-    }
-}
-
-/// A lone Ctrl-Z (0x1A) after the last line is an MS-DOS end-of-file mark, as OFAC's
-/// sdn.csv ends; it is not a row.
-fn is_dos_eof(record: &csv::ByteRecord) -> bool {
-    record.len() == 1 && record.get(0) == Some(b"\x1a")
-}
-
-fn record_strings(record: &csv::ByteRecord) -> Vec<String> {
-    record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect()
-}
-
-fn read_csv(path: &Path, run: &mut FileRun<'_>, chunk_rows: usize, progress: &mut dyn FnMut(u64)) -> Result<()> {
-    let table = run.table;
-    let mut reader = csv_reader(path, b',')?;
-    let mut record = csv::ByteRecord::new();
-    let ncols = table.columns().len();
-    // The OFAC list ships without a header: its first field is a number, never a name.
-    let headerless = table == Table::Sanctions;
-    let mut binding: Option<Vec<Option<usize>>> = None;
-    let mut first = true;
-    let null_tokens = table.null_tokens();
-    let trim = table.trims_values();
-    loop {
-        let start = reader.position().byte();
-        if !reader.read_byte_record(&mut record).map_err(|e| csv_err(path, e))? {
-            break;
-        }
-        let end = reader.position().byte();
-        let line = record.position().map_or(0, |p| p.line());
-        if first {
-            first = false;
-            let header = record_strings(&record);
-            let looks_numeric = header
-                .first()
-                .is_some_and(|f| f.trim().trim_start_matches('\u{feff}').parse::<i64>().is_ok());
-            if !(headerless && looks_numeric) {
-                binding = Some(bind_header(path, table, &header)?);
-                continue;
-            }
-            binding = Some(
-                (0..header.len())
-                    .map(|i| {
-                        table
-                            .input_columns()
-                            .nth(i)
-                            .and_then(|c| table.columns().iter().position(|x| x.name == c.name))
-                    })
-                    .collect(),
-            );
-        }
-        let Some(binding) = binding.as_ref() else { continue };
-        if is_dos_eof(&record) {
-            continue;
-        }
-        if line.is_multiple_of(65_536) {
-            progress(end);
-        }
-        if record.len() != binding.len() {
-            let r = reject(
-                None,
-                Reason::WrongFieldCount,
-                format!("{} fields, the header has {}", record.len(), binding.len()),
-            );
-            run.rows_read += 1;
-            run.quarantine(line, r, Raw::Range(start, end));
-            continue;
-        }
-        let mut texts: Vec<Option<&str>> = vec![None; ncols];
-        let mut bad_utf8 = None;
-        for (field, col) in record.iter().zip(binding) {
-            let Some(col) = *col else { continue };
-            match std::str::from_utf8(field) {
-                Ok(mut s) => {
-                    if trim {
-                        s = s.trim();
-                    }
-                    if !s.is_empty() && !null_tokens.contains(&s) {
-                        texts[col] = Some(s);
-                    }
-                }
-                Err(e) => {
-                    bad_utf8 = Some((table.columns()[col].name, e.valid_up_to()));
-                    break;
-                }
-            }
-        }
-        if let Some((name, at)) = bad_utf8 {
-            run.rows_read += 1;
-            run.quarantine(
-                line,
-                reject(
-                    Some(name),
-                    Reason::BadUtf8,
-                    format!("invalid UTF-8 after byte {at} of the field"),
-                ),
-                Raw::Range(start, end),
-            );
-            continue;
-        }
-        run.process(&texts, line, || Raw::Range(start, end))?;
-        run.maybe_flush(chunk_rows)?;
-    }
-    if binding.is_none() {
-        return Err(Error::Header {
-            path: path.to_path_buf(),
-            detail: "the file is empty: no header line".into(),
-        });
-    }
-    Ok(())
-}
-
-fn read_profiled_csv(
-    path: &Path,
-    profile: &Profile,
-    sha: &str,
-    run: &mut FileRun<'_>,
-    chunk_rows: usize,
-    progress: &mut dyn FnMut(u64),
-) -> Result<()> {
-    if profile.table != run.table {
-        return Err(Error::Profile {
-            path: profile.path.clone(),
-            detail: format!("loads {}, not {}", profile.table, run.table),
-        });
-    }
-    let mut reader = csv_reader(path, profile.delimiter)?;
-    let mut record = csv::ByteRecord::new();
-    let mut bound: Option<BoundProfile<'_>> = None;
-    if !profile.header {
-        bound = Some(profile.bind(None)?);
-    }
-    let ncols = run.table.columns().len();
-    let mut out: Vec<Option<String>> = vec![None; ncols];
-    let mut expected_fields = None;
-    loop {
-        let start = reader.position().byte();
-        if !reader.read_byte_record(&mut record).map_err(|e| csv_err(path, e))? {
-            break;
-        }
-        let end = reader.position().byte();
-        let line = record.position().map_or(0, |p| p.line());
-        let Some(b) = bound.as_ref() else {
-            let header = record_strings(&record);
-            expected_fields = Some(header.len());
-            let b = profile.bind(Some(&header))?;
-            run.exponent_columns = (0..ncols).map(|i| b.allows_exponent(i)).collect();
-            bound = Some(b);
-            continue;
-        };
-        if run.exponent_columns.iter().all(|e| !e) {
-            run.exponent_columns = (0..ncols).map(|i| b.allows_exponent(i)).collect();
-        }
-        if line.is_multiple_of(65_536) {
-            progress(end);
-        }
-        let expected = *expected_fields.get_or_insert(record.len());
-        if record.len() != expected {
-            run.rows_read += 1;
-            let r = reject(
-                None,
-                Reason::WrongFieldCount,
-                format!("{} fields, expected {expected}", record.len()),
-            );
-            run.quarantine(line, r, Raw::Range(start, end));
-            continue;
-        }
-        let fields: std::result::Result<Vec<&str>, usize> = record
-            .iter()
-            .enumerate()
-            .map(|(i, f)| std::str::from_utf8(f).map_err(|_| i))
-            .collect();
-        let fields = match fields {
-            Ok(f) => f,
-            Err(i) => {
-                run.rows_read += 1;
-                let r = reject(None, Reason::BadUtf8, format!("source column {i} is not valid UTF-8"));
-                run.quarantine(line, r, Raw::Range(start, end));
-                continue;
-            }
-        };
-        out.iter_mut().for_each(|o| *o = None);
-        let file_sha8 = &sha[..8];
-        if let Err((name, reason, detail)) = b.map_row(
-            run.table,
-            &SourceRow {
-                fields: &fields,
-                line,
-                file_sha8,
-            },
-            &mut out,
-        ) {
-            run.rows_read += 1;
-            run.quarantine(line, reject(Some(name), reason, detail), Raw::Range(start, end));
-            continue;
-        }
-        let texts: Vec<Option<&str>> = out.iter().map(|o| o.as_deref()).collect();
-        run.process(&texts, line, || Raw::Range(start, end))?;
-        run.maybe_flush(chunk_rows)?;
-    }
-    Ok(())
-}
-
-fn read_ndjson(path: &Path, run: &mut FileRun<'_>, chunk_rows: usize, progress: &mut dyn FnMut(u64)) -> Result<()> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut buf = Vec::new();
-    let mut line = 0u64;
-    let mut offset = 0u64;
-    let ncols = run.table.columns().len();
-    let table = run.table;
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        line += 1;
-        offset += n as u64;
-        if line.is_multiple_of(65_536) {
-            progress(offset);
-        }
-        let trimmed = buf.trim_ascii();
-        if trimmed.is_empty() {
-            continue;
-        }
-        let text = match std::str::from_utf8(trimmed) {
-            Ok(t) => t,
-            Err(e) => {
-                run.rows_read += 1;
-                let r = reject(
-                    None,
-                    Reason::BadUtf8,
-                    format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
-                );
-                run.quarantine(line, r, Raw::Bytes(trimmed.to_vec()));
-                continue;
-            }
-        };
-        match ndjson_texts(table, text) {
-            Ok(owned) => {
-                let texts: Vec<Option<&str>> = owned.iter().map(|o| o.as_deref()).collect();
-                debug_assert_eq!(texts.len(), ncols);
-                run.process(&texts, line, || Raw::Bytes(trimmed.to_vec()))?;
-            }
-            Err(r) => {
-                run.rows_read += 1;
-                run.quarantine(line, r, Raw::Bytes(trimmed.to_vec()));
-            }
-        }
-        run.maybe_flush(chunk_rows)?;
-    }
-    Ok(())
-}
-
-fn ndjson_texts(table: Table, text: &str) -> std::result::Result<Vec<Option<String>>, Reject> {
-    let object: BTreeMap<String, Box<serde_json::value::RawValue>> =
-        serde_json::from_str(text).map_err(|e| reject(None, Reason::BadJson, format!("not a JSON object: {e}")))?;
-    let mut out = vec![None; table.columns().len()];
-    for (key, raw) in object {
-        let col = table
-            .columns()
-            .iter()
-            .position(|c| c.name == key && c.origin == Origin::Input)
-            .ok_or_else(|| reject(None, Reason::BadJson, format!("unknown key {key:?}")))?;
-        let name = table.columns()[col].name;
-        let r = raw.get();
-        let value = match r.as_bytes().first() {
-            Some(b'"') => {
-                serde_json::from_str::<String>(r).map_err(|e| reject(Some(name), Reason::BadJson, e.to_string()))?
-            }
-            Some(b'{' | b'[') => return Err(reject(Some(name), Reason::BadJson, format!("{key} must be a scalar"))),
-            _ if r == "null" => String::new(),
-            _ => r.to_string(),
-        };
-        if !value.is_empty() {
-            out[col] = Some(value);
-        }
-    }
-    Ok(out)
-}
-
-/// Reads the raw bytes of quarantined CSV rows back from the source.
-fn fill_raw(path: &Path, rows: &mut [Quarantined]) -> Result<()> {
-    if !rows.iter().any(|q| matches!(q.raw, Raw::Range(..))) {
-        return Ok(());
-    }
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    for q in rows.iter_mut() {
-        if let Raw::Range(start, end) = q.raw {
-            let len = usize::try_from(end.saturating_sub(start)).unwrap_or(0).min(1 << 20);
-            let mut buf = vec![0u8; len];
-            file.seek(SeekFrom::Start(start)).map_err(|e| Error::io(path, e))?;
-            file.read_exact(&mut buf).map_err(|e| Error::io(path, e))?;
-            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                buf.pop();
-            }
-            q.raw = Raw::Bytes(buf);
-        }
-    }
-    Ok(())
-}
-
-/// The raw line as text: valid UTF-8 as is, invalid bytes as `\xNN`.
-fn raw_text(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        out.push_str(chunk.valid());
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02X}"));
-        }
-    }
-    out
-}
-
-fn quarantine_batch(run: &FileRun<'_>, source_file: &str) -> Result<Option<RecordBatch>> {
-    if run.quarantine.is_empty() {
-        return Ok(None);
-    }
-    let table = Table::Quarantine;
-    let mut b: Vec<ColumnBuilder> = table.columns().iter().map(|c| ColumnBuilder::new(c.ty)).collect();
-    for q in &run.quarantine {
-        let raw = match &q.raw {
-            Raw::Bytes(bytes) => raw_text(bytes),
-            Raw::Range(..) => String::new(),
-        };
-        b[0].append_str(&run.ingest_id);
-        b[1].append_str(run.table.name());
-        b[2].append_str(source_file);
-        b[3].append(&Value::Int(q.line as i64));
-        match q.field {
-            Some(f) => b[4].append_str(f),
-            None => b[4].append(&Value::Null),
-        }
-        b[5].append_str(q.reason.code());
-        b[6].append_str(&q.detail);
-        b[7].append_str(&raw);
-    }
-    let arrays = b
-        .iter_mut()
-        .map(|b| b.finish())
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(Some(RecordBatch::try_new(table.arrow_schema(), arrays)?))
-}
-
-fn ledger_batch(e: &LedgerEntry, version: u64) -> Result<RecordBatch> {
-    let table = Table::IngestLedger;
-    let mut b: Vec<ColumnBuilder> = table.columns().iter().map(|c| ColumnBuilder::new(c.ty)).collect();
-    let by_reason = serde_json::to_string(&e.quarantined_by_reason).unwrap_or_default();
-    let amounts = serde_json::to_string(&e.amount_by_currency).unwrap_or_default();
-    let started = chrono::DateTime::parse_from_rfc3339(&e.started_at)
-        .map(|d| d.timestamp_micros())
-        .unwrap_or(0);
-    let int = |v: u64| Value::Int(i64::try_from(v).unwrap_or(i64::MAX));
-    b[0].append_str(&e.ingest_id);
-    b[1].append_str(&e.table);
-    b[2].append_str(&e.source_file);
-    b[3].append_str(&e.file_sha256);
-    b[4].append(&int(e.file_bytes));
-    match &e.profile {
-        Some(p) => b[5].append_str(p),
-        None => b[5].append(&Value::Null),
-    }
-    b[6].append(&int(e.rows_read));
-    b[7].append(&int(e.rows_stored));
-    b[8].append(&int(e.rows_quarantined));
-    b[9].append_str(&by_reason);
-    b[10].append_str(&amounts);
-    b[11].append(&Value::Ts(started));
-    b[12].append(&int(version));
-    let arrays = b
-        .iter_mut()
-        .map(|b| b.finish())
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(RecordBatch::try_new(table.arrow_schema(), arrays)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1264,10 +836,5 @@ mod tests {
         assert!("x".parse::<RejectLimit>().is_err());
         assert!(RejectLimit::Percent(10.0).exceeded(2, 10));
         assert!(!RejectLimit::Rows(2).exceeded(2, 10));
-    }
-
-    #[test]
-    fn raw_text_escapes_invalid_bytes() {
-        assert_eq!(raw_text(b"a\xffb"), "a\\xFFb");
     }
 }

@@ -36,10 +36,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod batches;
 mod error;
 mod ingest;
 mod lookups;
 mod profile;
+mod read;
+mod sink;
 mod values;
 
 pub use error::{Error, Result};

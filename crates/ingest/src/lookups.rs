@@ -1,6 +1,8 @@
 //! What transaction validation checks against the warehouse: known ids, accounts, FX rates.
 
 use std::collections::{HashMap, HashSet};
+
+use foldhash::fast::RandomState;
 use std::hash::{Hash, Hasher};
 
 use custos_model::Table;
@@ -21,19 +23,30 @@ pub(crate) fn id_fingerprint(id: &str) -> u128 {
     (u128::from(a.finish()) << 64) | u128::from(b.finish())
 }
 
+/// The key of a currency code in [`Lookups::fx`] (codes are validated three-letter ASCII).
+pub(crate) fn fx_key(code: &str) -> [u8; 3] {
+    let b = code.as_bytes();
+    [
+        b.first().copied().unwrap_or(0),
+        b.get(1).copied().unwrap_or(0),
+        b.get(2).copied().unwrap_or(0),
+    ]
+}
+
 /// Reference state for validating transactions, loaded once per command.
 pub(crate) struct Lookups {
-    pub txn_ids: HashSet<u128>,
+    pub txn_ids: HashSet<u128, RandomState>,
     /// `None` while no accounts are loaded: then account ids are not checked.
-    pub accounts: Option<HashSet<String>>,
+    pub accounts: Option<HashSet<String, RandomState>>,
     /// (reporting-zone date in days, currency) -> rate, scaled by 10^RATE_SCALE.
-    pub fx: HashMap<(i32, String), i128>,
+    pub fx: HashMap<(i32, [u8; 3]), i128, RandomState>,
 }
 
 impl Lookups {
     pub(crate) fn load(root: &std::path::Path, catalog: &Catalog) -> Result<Lookups> {
         let paths = |t: Table| catalog.files(t).iter().map(|f| root.join(&f.path)).collect::<Vec<_>>();
-        let mut txn_ids = HashSet::with_capacity(catalog.rows(Table::Transactions) as usize);
+        let mut txn_ids =
+            HashSet::with_capacity_and_hasher(catalog.rows(Table::Transactions) as usize, RandomState::default());
         for batch in read_parquet_files(&paths(Table::Transactions), Some(&["txn_id"]))? {
             for id in batch.column(0).as_string::<i32>().iter().flatten() {
                 txn_ids.insert(id_fingerprint(id));
@@ -43,20 +56,20 @@ impl Lookups {
         let accounts = if account_files.is_empty() {
             None
         } else {
-            let mut set = HashSet::new();
+            let mut set = HashSet::with_hasher(RandomState::default());
             for batch in read_parquet_files(&account_files, Some(&["account_id"]))? {
                 set.extend(batch.column(0).as_string::<i32>().iter().flatten().map(str::to_string));
             }
             Some(set)
         };
-        let mut fx = HashMap::new();
+        let mut fx = HashMap::with_hasher(RandomState::default());
         for batch in read_parquet_files(&paths(Table::FxRates), Some(&["rate_date", "currency", "rate"]))? {
             let dates = batch.column(0).as_primitive::<Date32Type>();
             let currencies = batch.column(1).as_string::<i32>();
             let rates = batch.column(2).as_primitive::<Decimal128Type>();
             for i in 0..batch.num_rows() {
                 if dates.is_valid(i) && currencies.is_valid(i) && rates.is_valid(i) {
-                    fx.insert((dates.value(i), currencies.value(i).to_string()), rates.value(i));
+                    fx.insert((dates.value(i), fx_key(currencies.value(i))), rates.value(i));
                 }
             }
         }

@@ -6,15 +6,26 @@ use std::sync::OnceLock;
 const ISO4217: &str = include_str!("../../../data/reference/iso4217.csv");
 const ISO3166: &str = include_str!("../../../data/reference/iso3166-1.csv");
 
-fn currencies() -> &'static HashMap<&'static str, Option<u32>> {
-    static MAP: OnceLock<HashMap<&'static str, Option<u32>>> = OnceLock::new();
-    MAP.get_or_init(|| {
-        ISO4217
-            .lines()
-            .skip(1)
-            .filter_map(|line| line.split_once(','))
-            .map(|(code, minor)| (code, minor.trim().parse::<u32>().ok()))
-            .collect()
+/// Currencies indexed by their three upper-case letters (26^3 slots): a lookup is an index,
+/// not a hash, because ingest asks once or twice per transaction.
+fn currency_table() -> &'static [Option<u8>] {
+    static TABLE: OnceLock<Vec<Option<u8>>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = vec![None; 26 * 26 * 26];
+        for line in ISO4217.lines().skip(1) {
+            if let Some((code, minor)) = line.split_once(',')
+                && let (Some(i), Ok(m)) = (letters_index(code), minor.trim().parse::<u8>())
+            {
+                table[i] = Some(m);
+            }
+        }
+        table
+    })
+}
+
+fn letters_index(code: &str) -> Option<usize> {
+    code.bytes().try_fold(0usize, |acc, b| {
+        b.is_ascii_uppercase().then(|| acc * 26 + usize::from(b - b'A'))
     })
 }
 
@@ -32,16 +43,33 @@ fn countries() -> &'static HashMap<&'static str, &'static str> {
     })
 }
 
+/// Alpha-2 codes indexed by their two letters (26^2 slots).
+fn country_table() -> &'static [bool] {
+    static TABLE: OnceLock<Vec<bool>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = vec![false; 26 * 26];
+        for code in countries().keys() {
+            if let Some(i) = letters_index(code) {
+                table[i] = true;
+            }
+        }
+        table
+    })
+}
+
 /// Minor units of an active ISO 4217 currency that can carry payments (`CNY` -> 2,
 /// `JPY` -> 0, `BHD` -> 3); `None` for unknown codes and for codes without minor units
 /// (precious metals, testing and fund codes).
 pub fn currency_minor_units(code: &str) -> Option<u32> {
-    currencies().get(code).copied().flatten()
+    if code.len() != 3 {
+        return None;
+    }
+    letters_index(code).and_then(|i| currency_table()[i]).map(u32::from)
 }
 
 /// Whether `code` is an ISO 3166-1 alpha-2 country code (upper case).
 pub fn is_country(code: &str) -> bool {
-    countries().contains_key(code)
+    code.len() == 2 && letters_index(code).is_some_and(|i| country_table()[i])
 }
 
 /// The ISO 3166-1 alpha-3 code for an alpha-2 code, as goAML and other filings want it.
@@ -55,8 +83,9 @@ mod tests {
 
     #[test]
     fn lists_are_complete() {
-        assert_eq!(currencies().len(), 178);
+        assert_eq!(currency_table().iter().filter(|m| m.is_some()).count(), 165);
         assert_eq!(countries().len(), 249);
+        assert_eq!(country_table().iter().filter(|c| **c).count(), 249);
         assert_eq!(currency_minor_units("BHD"), Some(3));
         assert_eq!(currency_minor_units("XAU"), None);
         assert_eq!(currency_minor_units("cny"), None);

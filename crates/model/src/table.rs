@@ -329,6 +329,16 @@ impl Table {
         }
     }
 
+    /// The name `custos ingest` uses for the table's kind of file (`fx-rates` for `fx_rates`).
+    pub fn kind_name(self) -> &'static str {
+        match self {
+            Table::FxRates => "fx-rates",
+            Table::CountryRisk => "country-risk",
+            Table::IngestLedger => "ingest-ledger",
+            other => other.name(),
+        }
+    }
+
     /// The table of a SQL name.
     pub fn from_name(name: &str) -> Option<Table> {
         Table::ALL.iter().copied().find(|t| t.name() == name)
@@ -382,6 +392,17 @@ impl Table {
     /// Whether the source layout pads values with spaces that carry no meaning (OFAC's).
     pub fn trims_values(self) -> bool {
         matches!(self, Table::Sanctions | Table::CountryRisk)
+    }
+
+    /// Columns whose values are (nearly) unique per row: Parquet dictionary encoding only
+    /// costs time on them, so they are written plain.
+    pub fn unique_columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Transactions => &["txn_id", "ts", "device_id", "ip"],
+            Table::Sanctions => &["ent_num", "sdn_name", "remarks"],
+            Table::Quarantine => &["line", "raw_text"],
+            _ => &[],
+        }
     }
 
     /// The stored Arrow schema.

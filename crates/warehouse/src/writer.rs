@@ -8,7 +8,7 @@ use custos_model::Table;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::catalog::{CATALOG_DIR, commit_file_name};
-use crate::parquet_io::write_parquet;
+use crate::parquet_io::{WrittenFile, write_parquet};
 use crate::{Catalog, CommitRecord, Error, FileEntry, LedgerEntry, Result, TableChange, failpoint};
 
 const STAGING_DIR: &str = "_staging";
@@ -133,7 +133,7 @@ impl Writer {
         if let Some(parent) = staging_path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
-        let written = write_parquet(&staging_path, &table.arrow_schema(), batches, sorted_by)?;
+        let written = write_parquet(&staging_path, table, batches, sorted_by)?;
         let entry = FileEntry {
             path: final_rel,
             rows: written.rows,
@@ -145,6 +145,27 @@ impl Writer {
             entry: entry.clone(),
         });
         Ok(entry)
+    }
+
+    /// The staging directory of `table`: files written below it by other means (a background
+    /// writer) join the next commit through [`Writer::adopt`].
+    pub fn staging_dir(&self, table: Table) -> PathBuf {
+        self.root.join(STAGING_DIR).join(table.name())
+    }
+
+    /// Adds a file already written at `staging_dir(table)/rel_path` to the next commit.
+    pub fn adopt(&mut self, table: Table, rel_path: &str, written: WrittenFile) -> FileEntry {
+        let entry = FileEntry {
+            path: format!("{}/{}", table.name(), rel_path),
+            rows: written.rows,
+            bytes: written.bytes,
+            sha256: written.sha256,
+        };
+        self.staged.push(StagedFile {
+            table,
+            entry: entry.clone(),
+        });
+        entry
     }
 
     /// Marks a committed file of `table` as superseded at the next commit.
@@ -176,6 +197,18 @@ impl Writer {
     /// the moment of commit; superseded files are deleted last.
     pub fn commit(&mut self, operation: &str) -> Result<CommitRecord> {
         let version = self.next_version();
+        // Check before anything moves: a record that fails to replay would break the warehouse.
+        for (table, paths) in &self.removed {
+            if let Some(p) = paths
+                .iter()
+                .find(|p| !self.catalog.files(*table).iter().any(|f| &&f.path == p))
+            {
+                return Err(Error::Integrity {
+                    path: self.root.join(p),
+                    detail: format!("cannot remove {p} from {table}: it is not a committed file of it"),
+                });
+            }
+        }
         let mut tables: BTreeMap<String, TableChange> = BTreeMap::new();
         let mut dirs = std::collections::BTreeSet::new();
         for staged in &self.staged {
@@ -271,4 +304,95 @@ fn relative(root: &Path, path: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use custos_model::Table;
+    use datafusion::arrow::array::{Date32Array, Decimal128Array, StringArray};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use sha2::{Digest, Sha256};
+
+    use crate::{Warehouse, WarehouseSettings};
+
+    fn fx_batch(rows: &[(i32, &str, i128)]) -> RecordBatch {
+        let dates = Date32Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>());
+        let ccy = StringArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>());
+        let rate = Decimal128Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())
+            .with_precision_and_scale(18, 8)
+            .unwrap();
+        let ids = StringArray::from(vec!["t"; rows.len()]);
+        RecordBatch::try_new(
+            Table::FxRates.arrow_schema(),
+            vec![Arc::new(dates), Arc::new(ccy), Arc::new(rate), Arc::new(ids)],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn commit_records_what_is_on_disk_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wh = Warehouse::create_or_open(dir.path(), &WarehouseSettings::default()).unwrap();
+        let mut w = wh.writer().unwrap();
+        let entry = w
+            .stage(Table::FxRates, "part-1.parquet", &[fx_batch(&[(1, "USD", 7)])], &[])
+            .unwrap();
+        // Staged files are not visible yet.
+        assert!(!dir.path().join(&entry.path).exists());
+        let record = w.commit("test").unwrap();
+        assert_eq!(record.version, 1);
+        let bytes = std::fs::read(dir.path().join(&entry.path)).unwrap();
+        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!((entry.sha256, entry.bytes, entry.rows), (sha, bytes.len() as u64, 1));
+        drop(w);
+        let reopened = Warehouse::open(dir.path()).unwrap();
+        assert_eq!(reopened.catalog().version(), 1);
+        assert_eq!(reopened.catalog().rows(Table::FxRates), 1);
+        assert!(!dir.path().join("_staging").exists());
+    }
+
+    #[test]
+    fn replacing_a_file_removes_it_after_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wh = Warehouse::create_or_open(dir.path(), &WarehouseSettings::default()).unwrap();
+        let mut w = wh.writer().unwrap();
+        let first = w
+            .stage(Table::FxRates, "part-1.parquet", &[fx_batch(&[(1, "USD", 7)])], &[])
+            .unwrap();
+        w.commit("test").unwrap();
+        w.stage(
+            Table::FxRates,
+            "part-2.parquet",
+            &[fx_batch(&[(1, "USD", 7), (2, "USD", 8)])],
+            &[],
+        )
+        .unwrap();
+        w.remove(Table::FxRates, &first.path);
+        w.commit("test").unwrap();
+        assert!(!dir.path().join(&first.path).exists());
+        assert_eq!(w.catalog().files(Table::FxRates).len(), 1);
+        assert_eq!(w.catalog().rows(Table::FxRates), 2);
+        // Removing what is not committed is a corrupt commit, refused on replay.
+        w.remove(Table::FxRates, "fx_rates/nope.parquet");
+        assert!(w.commit("test").is_err());
+    }
+
+    #[test]
+    fn settings_are_fixed_at_creation() {
+        let dir = tempfile::tempdir().unwrap();
+        Warehouse::create_or_open(dir.path(), &WarehouseSettings::default()).unwrap();
+        let usd = WarehouseSettings {
+            reporting_currency: "USD".into(),
+            reporting_timezone: "UTC".into(),
+        };
+        let err = Warehouse::create_or_open(dir.path(), &usd).unwrap_err().to_string();
+        assert!(err.contains("CNY"), "{err}");
+        let bad = WarehouseSettings {
+            reporting_currency: "CNY".into(),
+            reporting_timezone: "Mars/Olympus".into(),
+        };
+        assert!(Warehouse::create_or_open(&dir.path().join("new"), &bad).is_err());
+    }
 }

@@ -20,7 +20,8 @@ use crate::output;
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// What the files hold.
-    pub kind: Kind,
+    #[arg(value_parser = kind_parser())]
+    pub kind: Table,
     /// Files to load, each committed on its own.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
@@ -38,31 +39,16 @@ pub struct IngestArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Kind {
-    Transactions,
-    Customers,
-    Accounts,
-    Merchants,
-    Licences,
-    FxRates,
-    CountryRisk,
-    Sanctions,
-}
-
-impl Kind {
-    pub fn table(self) -> Table {
-        match self {
-            Kind::Transactions => Table::Transactions,
-            Kind::Customers => Table::Customers,
-            Kind::Accounts => Table::Accounts,
-            Kind::Merchants => Table::Merchants,
-            Kind::Licences => Table::Licences,
-            Kind::FxRates => Table::FxRates,
-            Kind::CountryRisk => Table::CountryRisk,
-            Kind::Sanctions => Table::Sanctions,
-        }
-    }
+/// Accepts the kind names of the ingestible tables and lists them in `--help`.
+fn kind_parser() -> impl clap::builder::TypedValueParser<Value = Table> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Table::INGESTIBLE.iter().map(|t| t.kind_name())).map(|name| {
+        Table::INGESTIBLE
+            .iter()
+            .copied()
+            .find(|t| t.kind_name() == name)
+            .unwrap_or(Table::Transactions)
+    })
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -72,7 +58,7 @@ pub enum InputFormat {
 }
 
 pub fn run(ctx: &Context, args: IngestArgs) -> anyhow::Result<Exit> {
-    let table = args.kind.table();
+    let table = args.kind;
     let mut options = IngestOptions::new(table);
     options.max_reject = args.max_reject;
     options.format = args.format.map(|f| match f {

@@ -1,0 +1,409 @@
+//! Reading source files: canonical CSV, NDJSON, and CSV through a mapping profile. Each
+//! reader turns rows into texts per table column and hands them to [`FileRun::process`];
+//! rows that cannot even be split into fields are quarantined here.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use custos_model::{Origin, Reason, Table};
+use sha2::{Digest, Sha256};
+
+use crate::ingest::{FileRun, Quarantined, Raw, Reject, reject};
+use crate::profile::{BoundProfile, Profile, SourceRow};
+use crate::{Error, Result};
+
+pub(crate) fn hash_file(path: &Path) -> Result<(String, u64)> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    let digest = hasher.finalize();
+    Ok((digest.iter().map(|b| format!("{b:02x}")).collect(), total))
+}
+
+/// Maps header names onto table columns; the header must name every required input column
+/// and nothing custos does not know.
+fn bind_header(path: &Path, table: Table, header: &[String]) -> Result<Vec<Option<usize>>> {
+    let mut map = Vec::with_capacity(header.len());
+    let mut seen = HashSet::new();
+    for (pos, name) in header.iter().enumerate() {
+        let norm = name.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
+        let col = table
+            .columns()
+            .iter()
+            .position(|c| c.name == norm && c.origin == Origin::Input)
+            .ok_or_else(|| Error::Header {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "column {} ({name:?}) is not a {table} field; expected some of: {}",
+                    pos + 1,
+                    table.input_columns().map(|c| c.name).collect::<Vec<_>>().join(", ")
+                ),
+            })?;
+        if !seen.insert(col) {
+            return Err(Error::Header {
+                path: path.to_path_buf(),
+                detail: format!("column {name:?} appears twice"),
+            });
+        }
+        map.push(Some(col));
+    }
+    let missing: Vec<&str> = table
+        .input_columns()
+        .filter(|c| {
+            c.required
+                && !seen.contains(
+                    &table
+                        .columns()
+                        .iter()
+                        .position(|x| x.name == c.name)
+                        .unwrap_or(usize::MAX),
+                )
+        })
+        .map(|c| c.name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Header {
+            path: path.to_path_buf(),
+            detail: format!("required columns missing: {}", missing.join(", ")),
+        });
+    }
+    Ok(map)
+}
+
+fn csv_reader(path: &Path, delimiter: u8) -> Result<csv::Reader<File>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(file))
+}
+
+fn csv_err(path: &Path, e: csv::Error) -> Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => Error::io(path, io),
+        other => Error::io(path, std::io::Error::other(format!("{other:?}"))),
+    }
+}
+
+/// A lone Ctrl-Z (0x1A) after the last line is an MS-DOS end-of-file mark, as OFAC's
+/// sdn.csv ends; it is not a row.
+fn is_dos_eof(record: &csv::ByteRecord) -> bool {
+    record.len() == 1 && record.get(0) == Some(b"\x1a")
+}
+
+fn record_strings(record: &csv::ByteRecord) -> Vec<String> {
+    record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect()
+}
+
+pub(crate) fn read_csv(
+    path: &Path,
+    run: &mut FileRun<'_>,
+    chunk_rows: usize,
+    progress: &mut dyn FnMut(u64),
+) -> Result<()> {
+    let table = run.table;
+    let mut reader = csv_reader(path, b',')?;
+    let mut record = csv::ByteRecord::new();
+    let ncols = table.columns().len();
+    // The OFAC list ships without a header: its first field is a number, never a name.
+    let headerless = table == Table::Sanctions;
+    let mut binding: Option<Vec<Option<usize>>> = None;
+    let mut first = true;
+    let null_tokens = table.null_tokens();
+    let trim = table.trims_values();
+    loop {
+        let start = reader.position().byte();
+        if !reader.read_byte_record(&mut record).map_err(|e| csv_err(path, e))? {
+            break;
+        }
+        let end = reader.position().byte();
+        let line = record.position().map_or(0, |p| p.line());
+        if first {
+            first = false;
+            let header = record_strings(&record);
+            let looks_numeric = header
+                .first()
+                .is_some_and(|f| f.trim().trim_start_matches('\u{feff}').parse::<i64>().is_ok());
+            if !(headerless && looks_numeric) {
+                binding = Some(bind_header(path, table, &header)?);
+                continue;
+            }
+            binding = Some(
+                (0..header.len())
+                    .map(|i| {
+                        table
+                            .input_columns()
+                            .nth(i)
+                            .and_then(|c| table.columns().iter().position(|x| x.name == c.name))
+                    })
+                    .collect(),
+            );
+        }
+        let Some(binding) = binding.as_ref() else { continue };
+        if is_dos_eof(&record) {
+            continue;
+        }
+        if line.is_multiple_of(65_536) {
+            progress(end);
+        }
+        if record.len() != binding.len() {
+            let r = reject(
+                None,
+                Reason::WrongFieldCount,
+                format!("{} fields, the header has {}", record.len(), binding.len()),
+            );
+            run.rows_read += 1;
+            run.quarantine(line, r, Raw::Range(start, end));
+            continue;
+        }
+        let mut texts: Vec<Option<&str>> = vec![None; ncols];
+        let mut bad_utf8 = None;
+        for (field, col) in record.iter().zip(binding) {
+            let Some(col) = *col else { continue };
+            match std::str::from_utf8(field) {
+                Ok(mut s) => {
+                    if trim {
+                        s = s.trim();
+                    }
+                    if !s.is_empty() && !null_tokens.contains(&s) {
+                        texts[col] = Some(s);
+                    }
+                }
+                Err(e) => {
+                    bad_utf8 = Some((table.columns()[col].name, e.valid_up_to()));
+                    break;
+                }
+            }
+        }
+        if let Some((name, at)) = bad_utf8 {
+            run.rows_read += 1;
+            run.quarantine(
+                line,
+                reject(
+                    Some(name),
+                    Reason::BadUtf8,
+                    format!("invalid UTF-8 after byte {at} of the field"),
+                ),
+                Raw::Range(start, end),
+            );
+            continue;
+        }
+        run.process(&texts, line, || Raw::Range(start, end))?;
+        run.maybe_flush(chunk_rows)?;
+    }
+    if binding.is_none() {
+        return Err(Error::Header {
+            path: path.to_path_buf(),
+            detail: "the file is empty: no header line".into(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn read_profiled_csv(
+    path: &Path,
+    profile: &Profile,
+    sha: &str,
+    run: &mut FileRun<'_>,
+    chunk_rows: usize,
+    progress: &mut dyn FnMut(u64),
+) -> Result<()> {
+    if profile.table != run.table {
+        return Err(Error::Profile {
+            path: profile.path.clone(),
+            detail: format!("loads {}, not {}", profile.table, run.table),
+        });
+    }
+    let mut reader = csv_reader(path, profile.delimiter)?;
+    let mut record = csv::ByteRecord::new();
+    let mut bound: Option<BoundProfile<'_>> = None;
+    if !profile.header {
+        bound = Some(profile.bind(None)?);
+    }
+    let ncols = run.table.columns().len();
+    let mut out: Vec<Option<String>> = vec![None; ncols];
+    let mut expected_fields = None;
+    loop {
+        let start = reader.position().byte();
+        if !reader.read_byte_record(&mut record).map_err(|e| csv_err(path, e))? {
+            break;
+        }
+        let end = reader.position().byte();
+        let line = record.position().map_or(0, |p| p.line());
+        let Some(b) = bound.as_ref() else {
+            let header = record_strings(&record);
+            expected_fields = Some(header.len());
+            let b = profile.bind(Some(&header))?;
+            run.exponent_columns = (0..ncols).map(|i| b.allows_exponent(i)).collect();
+            bound = Some(b);
+            continue;
+        };
+        if run.exponent_columns.iter().all(|e| !e) {
+            run.exponent_columns = (0..ncols).map(|i| b.allows_exponent(i)).collect();
+        }
+        if line.is_multiple_of(65_536) {
+            progress(end);
+        }
+        let expected = *expected_fields.get_or_insert(record.len());
+        if record.len() != expected {
+            run.rows_read += 1;
+            let r = reject(
+                None,
+                Reason::WrongFieldCount,
+                format!("{} fields, expected {expected}", record.len()),
+            );
+            run.quarantine(line, r, Raw::Range(start, end));
+            continue;
+        }
+        let fields: std::result::Result<Vec<&str>, usize> = record
+            .iter()
+            .enumerate()
+            .map(|(i, f)| std::str::from_utf8(f).map_err(|_| i))
+            .collect();
+        let fields = match fields {
+            Ok(f) => f,
+            Err(i) => {
+                run.rows_read += 1;
+                let r = reject(None, Reason::BadUtf8, format!("source column {i} is not valid UTF-8"));
+                run.quarantine(line, r, Raw::Range(start, end));
+                continue;
+            }
+        };
+        out.iter_mut().for_each(|o| *o = None);
+        let file_sha8 = &sha[..8];
+        if let Err((name, reason, detail)) = b.map_row(
+            run.table,
+            &SourceRow {
+                fields: &fields,
+                line,
+                file_sha8,
+            },
+            &mut out,
+        ) {
+            run.rows_read += 1;
+            run.quarantine(line, reject(Some(name), reason, detail), Raw::Range(start, end));
+            continue;
+        }
+        let texts: Vec<Option<&str>> = out.iter().map(|o| o.as_deref()).collect();
+        run.process(&texts, line, || Raw::Range(start, end))?;
+        run.maybe_flush(chunk_rows)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn read_ndjson(
+    path: &Path,
+    run: &mut FileRun<'_>,
+    chunk_rows: usize,
+    progress: &mut dyn FnMut(u64),
+) -> Result<()> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    let mut offset = 0u64;
+    let ncols = run.table.columns().len();
+    let table = run.table;
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        offset += n as u64;
+        if line.is_multiple_of(65_536) {
+            progress(offset);
+        }
+        let trimmed = buf.trim_ascii();
+        if trimmed.is_empty() {
+            continue;
+        }
+        let text = match std::str::from_utf8(trimmed) {
+            Ok(t) => t,
+            Err(e) => {
+                run.rows_read += 1;
+                let r = reject(
+                    None,
+                    Reason::BadUtf8,
+                    format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
+                );
+                run.quarantine(line, r, Raw::Bytes(trimmed.to_vec()));
+                continue;
+            }
+        };
+        match ndjson_texts(table, text) {
+            Ok(owned) => {
+                let texts: Vec<Option<&str>> = owned.iter().map(|o| o.as_deref()).collect();
+                debug_assert_eq!(texts.len(), ncols);
+                run.process(&texts, line, || Raw::Bytes(trimmed.to_vec()))?;
+            }
+            Err(r) => {
+                run.rows_read += 1;
+                run.quarantine(line, r, Raw::Bytes(trimmed.to_vec()));
+            }
+        }
+        run.maybe_flush(chunk_rows)?;
+    }
+    Ok(())
+}
+
+fn ndjson_texts(table: Table, text: &str) -> std::result::Result<Vec<Option<String>>, Reject> {
+    let object: BTreeMap<String, Box<serde_json::value::RawValue>> =
+        serde_json::from_str(text).map_err(|e| reject(None, Reason::BadJson, format!("not a JSON object: {e}")))?;
+    let mut out = vec![None; table.columns().len()];
+    for (key, raw) in object {
+        let col = table
+            .columns()
+            .iter()
+            .position(|c| c.name == key && c.origin == Origin::Input)
+            .ok_or_else(|| reject(None, Reason::BadJson, format!("unknown key {key:?}")))?;
+        let name = table.columns()[col].name;
+        let r = raw.get();
+        let value = match r.as_bytes().first() {
+            Some(b'"') => {
+                serde_json::from_str::<String>(r).map_err(|e| reject(Some(name), Reason::BadJson, e.to_string()))?
+            }
+            Some(b'{' | b'[') => return Err(reject(Some(name), Reason::BadJson, format!("{key} must be a scalar"))),
+            _ if r == "null" => String::new(),
+            _ => r.to_string(),
+        };
+        if !value.is_empty() {
+            out[col] = Some(value);
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the raw bytes of quarantined CSV rows back from the source.
+pub(crate) fn fill_raw(path: &Path, rows: &mut [Quarantined]) -> Result<()> {
+    if !rows.iter().any(|q| matches!(q.raw, Raw::Range(..))) {
+        return Ok(());
+    }
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    for q in rows.iter_mut() {
+        if let Raw::Range(start, end) = q.raw {
+            let len = usize::try_from(end.saturating_sub(start)).unwrap_or(0).min(1 << 20);
+            let mut buf = vec![0u8; len];
+            file.seek(SeekFrom::Start(start)).map_err(|e| Error::io(path, e))?;
+            file.read_exact(&mut buf).map_err(|e| Error::io(path, e))?;
+            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                buf.pop();
+            }
+            q.raw = Raw::Bytes(buf);
+        }
+    }
+    Ok(())
+}
