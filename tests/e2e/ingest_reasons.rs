@@ -309,3 +309,56 @@ fn ndjson_rows_are_validated_like_csv() {
         1225
     );
 }
+
+#[test]
+fn sanctions_and_licences_reasons() {
+    let s = Scratch::new();
+    let sdn = s.file(
+        "sdn.csv",
+        "ent_num,SDN_Name,SDN_Type,Program,Title,Call_Sign,Vess_type,Tonnage,GRT,Vess_flag,Vess_owner,Remarks\n\
+         12x,\"DOE, John\",individual,SDGT,-0-,-0-,-0-,-0-,-0-,-0-,-0-,-0-\n\
+         13,-0- ,individual,SDGT,-0-,-0-,-0-,-0-,-0-,-0-,-0-,-0-\n\
+         14,\"ROE, Jane\",individual,SDGT,-0-,-0-,-0-,-0-,-0-,-0-,-0-,DOB 1970.\n",
+    );
+    let r = s.ingest("sanctions", &[&sdn], &[]);
+    assert_eq!(ledger(&r[0]), (3, 1, 2));
+    let got: Vec<(String, String)> = s
+        .sql("select field, reason from quarantine order by line")
+        .iter()
+        .map(|r| {
+            (
+                r["field"].as_str().unwrap_or("").to_string(),
+                r["reason"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("ent_num".into(), "bad_integer".into()),
+            ("sdn_name".into(), "missing_required_field".into())
+        ]
+    );
+
+    let lic = s.file(
+        "licences.csv",
+        "licence_id,jurisdiction,licence_type,corridor_from,corridor_to,currencies,max_txn_amount,cap_currency,valid_from,valid_to,status\n\
+         L1,HK,MSO,CN,HK,CNY|HKD,50000,USD,2022-01-01,2026-12-31,ACTIVE\n\
+         L2,HK,MSO,CN,HK,CNY|HKX,50000,USD,2022-01-01,2026-12-31,ACTIVE\n\
+         L3,HK,MSO,CN,HK,CNY,50000,USD,2022-01-01,,PENDING\n",
+    );
+    let r = s.ingest("licences", &[&lic], &[]);
+    assert_eq!(ledger(&r[0]), (3, 1, 2));
+    assert_eq!(
+        s.count("select count(*) from licences where array_has(currencies, 'HKD')"),
+        1
+    );
+    assert_eq!(
+        s.count("select count(*) from quarantine where table_name = 'licences' and reason = 'unknown_currency'"),
+        1
+    );
+    assert_eq!(
+        s.count("select count(*) from quarantine where table_name = 'licences' and reason = 'unknown_enum_value'"),
+        1
+    );
+}

@@ -10,7 +10,7 @@ use custos_warehouse::datafusion::arrow::compute::{concat_batches, filter_record
 use custos_warehouse::datafusion::arrow::row::{RowConverter, SortField};
 use custos_warehouse::{LedgerEntry, WarehouseSettings, Writer, read_parquet_files};
 
-use crate::lookups::{Lookups, fx_key, id_fingerprint};
+use crate::lookups::{Lookups, fingerprint, fx_key};
 use crate::profile::Profile;
 use crate::sink::{ChunkSink, sort_batch};
 use crate::values::{ColumnBuilder, Value, date_to_days, days_to_date, format_decimal, parse_value};
@@ -616,7 +616,7 @@ impl FileRun<'_> {
         if let Some(accounts) = lookups.and_then(|l| l.accounts.as_ref()) {
             for (i, field) in [(c.payer, "payer_account"), (c.payee, "payee_account")] {
                 if let Value::Str(a) = values[i]
-                    && !accounts.contains(a)
+                    && !accounts.contains(&fingerprint(a))
                 {
                     return Err(reject(
                         Some(field),
@@ -679,22 +679,21 @@ impl FileRun<'_> {
                 "txn_id is required",
             ));
         };
-        let fp = id_fingerprint(id);
-        if self.new_ids.contains(&fp) {
-            return Err(reject(
-                Some("txn_id"),
-                Reason::DuplicateTxnId,
-                format!("{id:?} appears earlier in this file"),
-            ));
-        }
-        if lookups.is_some_and(|l| l.txn_ids.contains(&fp)) {
+        let fp = fingerprint(id);
+        if lookups.is_some_and(|l| !l.txn_ids.is_empty() && l.txn_ids.contains(&fp)) {
             return Err(reject(
                 Some("txn_id"),
                 Reason::DuplicateTxnId,
                 format!("{id:?} is already in the warehouse"),
             ));
         }
-        self.new_ids.insert(fp);
+        if !self.new_ids.insert(fp) {
+            return Err(reject(
+                Some("txn_id"),
+                Reason::DuplicateTxnId,
+                format!("{id:?} appears earlier in this file"),
+            ));
+        }
         values[c.txn_date] = Value::Date(ts.div_euclid(86_400_000_000) as i32);
         values[c.reporting_rate] = Value::Dec(rate, RATE_SCALE);
         values[c.amount_reporting] = Value::Dec(reporting, AMOUNT_SCALE);
