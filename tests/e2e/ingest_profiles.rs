@@ -121,3 +121,51 @@ fn amlworld_layout_maps_currencies_and_quarantines_bitcoin() {
         stored
     );
 }
+
+#[test]
+fn a_headerless_semicolon_layout_through_a_profile() {
+    let s = Scratch::new();
+    let profile = s.file(
+        "pos.toml",
+        r#"
+name = "pos-export"
+table = "transactions"
+header = false
+delimiter = ";"
+[fields]
+txn_id = { index = 0 }
+ts = { index = 1, format = "%d.%m.%Y %H:%M:%S", timezone = "Europe/Berlin" }
+txn_type = { constant = "PAYMENT" }
+channel = { constant = "POS" }
+payer_account = { index = 2 }
+payee_account = { index = 3 }
+amount = { index = 4, exponent = true }
+currency = { constant = "EUR" }
+payer_country = { constant = "DE" }
+payee_country = { constant = "DE" }
+status = { index = 5, map = { ok = "SUCCESS", ko = "FAILED" } }
+"#,
+    );
+    let fx = s.file("fx.csv", "rate_date,currency,rate\n2025-03-01,EUR,7.8\n");
+    s.ingest("fx-rates", &[&fx], &[]);
+    let data = s.file(
+        "pos.txt",
+        "P1;01.03.2025 09:30:00;A;B;1.25E2;ok\nP2;01.03.2025 25:00:00;A;B;5;ok\nP3;01.03.2025 10:00:00;A;B;7.5;maybe\n",
+    );
+    let r = s.ingest(
+        "transactions",
+        &[&data],
+        &["--profile", profile.to_str().unwrap_or_default()],
+    );
+    assert_eq!(ledger(&r[0]), (3, 1, 2));
+    let reasons: Vec<String> = s
+        .sql("select reason from quarantine order by line")
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(reasons, ["bad_timestamp", "unknown_enum_value"]);
+    // 09:30 in Berlin (UTC+1 in March) is 08:30 UTC; 125 EUR at 7.8 is 975 CNY.
+    let row = &s.sql("select cast(ts as varchar) as ts, cast(amount_reporting as varchar) as cny from transactions")[0];
+    assert_eq!(row["ts"], "2025-03-01T08:30:00Z");
+    assert_eq!(row["cny"], "975.0000");
+}

@@ -228,11 +228,13 @@ pub(crate) fn read_profiled_csv(
     }
     let mut reader = csv_reader(path, profile.delimiter)?;
     let mut record = csv::ByteRecord::new();
+    let ncols = run.table.columns().len();
     let mut bound: Option<BoundProfile<'_>> = None;
     if !profile.header {
-        bound = Some(profile.bind(None)?);
+        let b = profile.bind(None)?;
+        run.exponent_columns = (0..ncols).map(|i| b.allows_exponent(i)).collect();
+        bound = Some(b);
     }
-    let ncols = run.table.columns().len();
     let mut out: Vec<Option<String>> = vec![None; ncols];
     let mut expected_fields = None;
     loop {
@@ -250,9 +252,6 @@ pub(crate) fn read_profiled_csv(
             bound = Some(b);
             continue;
         };
-        if run.exponent_columns.iter().all(|e| !e) {
-            run.exponent_columns = (0..ncols).map(|i| b.allows_exponent(i)).collect();
-        }
         if line.is_multiple_of(65_536) {
             progress(end);
         }

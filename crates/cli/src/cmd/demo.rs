@@ -80,7 +80,8 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Exit> {
         );
     }
     println!(
-        "\ndone in {:.1}s. Explore it with:\n  custos --warehouse {} sql \"SELECT * FROM quarantine\"",
+        "\ndone in {:.1}s. Explore it with SQL (`custos` is `cargo run --` until you `cargo install --path crates/cli`):\n  \
+         custos --warehouse {} sql \"select reason, count(*) from quarantine group by reason\"",
         started.elapsed().as_secs_f64(),
         ctx.warehouse.display()
     );
