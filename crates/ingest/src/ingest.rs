@@ -296,7 +296,7 @@ impl<'w> Ingestor<'w> {
             });
         }
         if table == Table::Transactions && self.lookups.is_none() {
-            let root = self.writer_root();
+            let root = self.writer.root().to_path_buf();
             self.lookups = Some(Lookups::load(&root, self.writer.catalog())?);
         }
         let version = self.writer.next_version();
@@ -446,14 +446,10 @@ impl<'w> Ingestor<'w> {
         })
     }
 
-    fn writer_root(&self) -> PathBuf {
-        self.writer.root().to_path_buf()
-    }
-
     /// A reference table is replaced by one file: stored rows whose key the new file repeats
     /// give way to the new rows, everything else is kept.
     fn stage_reference(&mut self, table: Table, new: RecordBatch, version: u64) -> Result<u64> {
-        let root = self.writer_root();
+        let root = self.writer.root().to_path_buf();
         let old_files: Vec<String> = self
             .writer
             .catalog()

@@ -21,6 +21,8 @@ pub struct Profile {
     pub path: PathBuf,
     /// Its `name`.
     pub name: String,
+    /// What layout it reads, in a line.
+    pub description: Option<String>,
     /// The table it loads.
     pub table: Table,
     /// Whether the source has a header line.
@@ -124,7 +126,6 @@ impl Profile {
             detail,
         };
         let file: ProfileFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
-        let _ = file.description;
         let table = Table::from_name(&file.table.replace('-', "_"))
             .filter(|t| Table::INGESTIBLE.contains(t))
             .ok_or_else(|| err(format!("table {:?} is not an ingestible table", file.table)))?;
@@ -192,6 +193,7 @@ impl Profile {
         Ok(Profile {
             path: path.to_path_buf(),
             name: file.name,
+            description: file.description,
             table,
             header: file.header,
             delimiter,
