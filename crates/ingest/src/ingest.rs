@@ -324,7 +324,13 @@ impl<'w> Ingestor<'w> {
             rows_read: 0,
             rows_stored: 0,
             amounts: BTreeMap::new(),
-            new_ids: HashSet::default(),
+            // Sized from the file (canonical rows are rarely under 100 bytes) so the set never
+            // rehashes while millions of ids go in.
+            new_ids: if table == Table::Transactions {
+                HashSet::with_capacity_and_hasher((file_bytes / 100) as usize, Default::default())
+            } else {
+                HashSet::default()
+            },
             keys: HashSet::new(),
             lookups: self.lookups.as_ref(),
             tz: self.tz,
