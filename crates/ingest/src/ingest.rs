@@ -513,7 +513,14 @@ impl FileRun<'_> {
         Ok(())
     }
 
-    pub(crate) fn quarantine(&mut self, line: u64, r: Reject, raw: Raw) {
+    /// Counts a row the reader could not even split into fields as read, and quarantines it.
+    /// Readers use this and [`FileRun::process`] only, so every row read is counted once.
+    pub(crate) fn reject_row(&mut self, line: u64, r: Reject, raw: Raw) {
+        self.rows_read += 1;
+        self.quarantine(line, r, raw);
+    }
+
+    fn quarantine(&mut self, line: u64, r: Reject, raw: Raw) {
         *self.by_reason.entry(r.reason).or_default() += 1;
         self.quarantine.push(Quarantined {
             line,

@@ -28,7 +28,7 @@ pub(crate) fn hash_file(path: &Path) -> Result<(String, u64)> {
         total += n as u64;
     }
     let digest = hasher.finalize();
-    Ok((digest.iter().map(|b| format!("{b:02x}")).collect(), total))
+    Ok((custos_warehouse::hex(&digest), total))
 }
 
 /// Maps header names onto table columns; the header must name every required input column
@@ -97,6 +97,21 @@ fn csv_err(path: &Path, e: csv::Error) -> Error {
     }
 }
 
+/// Reads the next record; returns its line and the byte range it spans in the source (kept
+/// so a quarantined row's raw text can be read back exactly).
+fn next_record(
+    path: &Path,
+    reader: &mut csv::Reader<File>,
+    record: &mut csv::ByteRecord,
+) -> Result<Option<(u64, u64, u64)>> {
+    let start = reader.position().byte();
+    if !reader.read_byte_record(record).map_err(|e| csv_err(path, e))? {
+        return Ok(None);
+    }
+    let line = record.position().map_or(0, |p| p.line());
+    Ok(Some((line, start, reader.position().byte())))
+}
+
 /// A lone Ctrl-Z (0x1A) after the last line is an MS-DOS end-of-file mark, as OFAC's
 /// sdn.csv ends; it is not a row.
 fn is_dos_eof(record: &csv::ByteRecord) -> bool {
@@ -123,13 +138,7 @@ pub(crate) fn read_csv(
     let mut first = true;
     let null_tokens = table.null_tokens();
     let trim = table.trims_values();
-    loop {
-        let start = reader.position().byte();
-        if !reader.read_byte_record(&mut record).map_err(|e| csv_err(path, e))? {
-            break;
-        }
-        let end = reader.position().byte();
-        let line = record.position().map_or(0, |p| p.line());
+    while let Some((line, start, end)) = next_record(path, &mut reader, &mut record)? {
         if first {
             first = false;
             let header = record_strings(&record);
@@ -164,8 +173,7 @@ pub(crate) fn read_csv(
                 Reason::WrongFieldCount,
                 format!("{} fields, the header has {}", record.len(), binding.len()),
             );
-            run.rows_read += 1;
-            run.quarantine(line, r, Raw::Range(start, end));
+            run.reject_row(line, r, Raw::Range(start, end));
             continue;
         }
         let mut texts: Vec<Option<&str>> = vec![None; ncols];
@@ -188,8 +196,7 @@ pub(crate) fn read_csv(
             }
         }
         if let Some((name, at)) = bad_utf8 {
-            run.rows_read += 1;
-            run.quarantine(
+            run.reject_row(
                 line,
                 reject(
                     Some(name),
@@ -237,13 +244,7 @@ pub(crate) fn read_profiled_csv(
     }
     let mut out: Vec<Option<String>> = vec![None; ncols];
     let mut expected_fields = None;
-    loop {
-        let start = reader.position().byte();
-        if !reader.read_byte_record(&mut record).map_err(|e| csv_err(path, e))? {
-            break;
-        }
-        let end = reader.position().byte();
-        let line = record.position().map_or(0, |p| p.line());
+    while let Some((line, start, end)) = next_record(path, &mut reader, &mut record)? {
         let Some(b) = bound.as_ref() else {
             let header = record_strings(&record);
             expected_fields = Some(header.len());
@@ -257,13 +258,12 @@ pub(crate) fn read_profiled_csv(
         }
         let expected = *expected_fields.get_or_insert(record.len());
         if record.len() != expected {
-            run.rows_read += 1;
             let r = reject(
                 None,
                 Reason::WrongFieldCount,
                 format!("{} fields, expected {expected}", record.len()),
             );
-            run.quarantine(line, r, Raw::Range(start, end));
+            run.reject_row(line, r, Raw::Range(start, end));
             continue;
         }
         let fields: std::result::Result<Vec<&str>, usize> = record
@@ -274,9 +274,8 @@ pub(crate) fn read_profiled_csv(
         let fields = match fields {
             Ok(f) => f,
             Err(i) => {
-                run.rows_read += 1;
                 let r = reject(None, Reason::BadUtf8, format!("source column {i} is not valid UTF-8"));
-                run.quarantine(line, r, Raw::Range(start, end));
+                run.reject_row(line, r, Raw::Range(start, end));
                 continue;
             }
         };
@@ -291,8 +290,7 @@ pub(crate) fn read_profiled_csv(
             },
             &mut out,
         ) {
-            run.rows_read += 1;
-            run.quarantine(line, reject(Some(name), reason, detail), Raw::Range(start, end));
+            run.reject_row(line, reject(Some(name), reason, detail), Raw::Range(start, end));
             continue;
         }
         let texts: Vec<Option<&str>> = out.iter().map(|o| o.as_deref()).collect();
@@ -333,13 +331,12 @@ pub(crate) fn read_ndjson(
         let text = match std::str::from_utf8(trimmed) {
             Ok(t) => t,
             Err(e) => {
-                run.rows_read += 1;
                 let r = reject(
                     None,
                     Reason::BadUtf8,
                     format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
                 );
-                run.quarantine(line, r, Raw::Bytes(trimmed.to_vec()));
+                run.reject_row(line, r, Raw::Bytes(trimmed.to_vec()));
                 continue;
             }
         };
@@ -350,8 +347,7 @@ pub(crate) fn read_ndjson(
                 run.process(&texts, line, || Raw::Bytes(trimmed.to_vec()))?;
             }
             Err(r) => {
-                run.rows_read += 1;
-                run.quarantine(line, r, Raw::Bytes(trimmed.to_vec()));
+                run.reject_row(line, r, Raw::Bytes(trimmed.to_vec()));
             }
         }
         run.maybe_flush(chunk_rows)?;

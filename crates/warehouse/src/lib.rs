@@ -46,7 +46,7 @@ pub use catalog::{Catalog, CommitRecord, FileEntry, LedgerEntry, TableChange};
 pub use datafusion;
 pub use error::{Error, Result};
 pub use failpoint::failpoint;
-pub use parquet_io::{WrittenFile, read_parquet_files, write_parquet};
+pub use parquet_io::{WrittenFile, hex, read_parquet_files, write_parquet};
 pub use session::{ReadOnly, SessionOptions};
 pub use settings::WarehouseSettings;
 pub use writer::{StagedFile, Writer};

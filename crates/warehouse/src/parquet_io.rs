@@ -126,7 +126,8 @@ pub fn read_parquet_files(paths: &[PathBuf], columns: Option<&[&str]>) -> Result
     Ok(out)
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`, as the catalog writes SHA-256 digests.
+pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
         let _ = write!(s, "{b:02x}");

@@ -344,7 +344,7 @@ mod tests {
         let record = w.commit("test").unwrap();
         assert_eq!(record.version, 1);
         let bytes = std::fs::read(dir.path().join(&entry.path)).unwrap();
-        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let sha = crate::hex(&Sha256::digest(&bytes));
         assert_eq!((entry.sha256, entry.bytes, entry.rows), (sha, bytes.len() as u64, 1));
         drop(w);
         let reopened = Warehouse::open(dir.path()).unwrap();
