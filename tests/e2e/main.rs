@@ -3,6 +3,7 @@
 //! One test binary (one link of DataFusion); each module covers one concern.
 
 mod cli;
+mod generate;
 mod harness;
 mod ingest_crash;
 mod ingest_idempotency;

@@ -1,6 +1,7 @@
 //! Command-line interface: global options and the dispatch to one module per subcommand.
 
 mod demo;
+mod generate;
 mod ingest;
 mod sql;
 mod status;
@@ -41,8 +42,10 @@ pub enum Command {
     Sql(sql::SqlArgs),
     /// Show what the warehouse holds: tables, rows, files, and the ingest ledger.
     Status(status::StatusArgs),
-    /// Load the bundled sample into a fresh warehouse (./demo-warehouse unless --warehouse is
-    /// given) and show what it holds.
+    /// Write a synthetic transaction log and reference data with labelled typologies.
+    Generate(generate::GenerateArgs),
+    /// Load the bundled sample (data/sample) into a fresh warehouse (./demo-warehouse unless
+    /// --warehouse is given) and show what it holds.
     Demo(demo::DemoArgs),
 }
 
@@ -89,6 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Command::Sql(a) => sql::run(&ctx, a),
         Command::Status(a) => status::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
+        Command::Generate(a) => generate::run(&ctx, a),
     }
 }
 
