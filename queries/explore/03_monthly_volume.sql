@@ -1,11 +1,11 @@
--- Successful volume per reporting day and currency, with the reporting-currency equivalent
+-- Successful volume per month in the reporting currency, and how much of it crossed a border
 select
-    txn_date,
-    currency,
+    date_trunc('month', txn_date) as month,
     count(*) as txns,
-    sum(amount) as amount,
-    sum(amount_reporting) as amount_reporting
+    sum(amount_reporting) as amount_reporting,
+    sum(case when payer_country <> payee_country then 1 else 0 end) as cross_border_txns,
+    round(100.0 * sum(case when payer_country <> payee_country then 1 else 0 end) / count(*), 2) as cross_border_pct
 from transactions
 where status = 'SUCCESS'
-group by txn_date, currency
-order by txn_date, currency
+group by date_trunc('month', txn_date)
+order by month

@@ -1,8 +1,10 @@
 //! `custos demo`: the end-to-end run on the bundled data, for a first look.
 //!
-//! Loads every file of the data directory into a fresh warehouse, reference tables first
-//! (`<table>*.csv` or `.ndjson`, e.g. `fx_rates.csv`, `transactions-2024-01.ndjson`), then
-//! runs the example analyst queries of `queries/explore/` and prints where everything went.
+//! Loads every file of the data directory (by default the generated sample in `data/sample/`)
+//! into a fresh warehouse, reference tables first (`<table>*.csv` or `.ndjson`, e.g.
+//! `fx_rates.csv`, `transactions-2024-01.ndjson`), then runs the example analyst queries of
+//! `queries/explore/` and prints where everything went, and what the sample's labels say is
+//! hidden in it.
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +21,7 @@ use crate::output;
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Directory holding the sample files.
-    #[arg(long, default_value = "data/examples", value_name = "DIR")]
+    #[arg(long, default_value = "data/sample", value_name = "DIR")]
     pub data: PathBuf,
     /// Directory of example queries to run afterwards.
     #[arg(long, default_value = "queries/explore", value_name = "DIR")]
@@ -79,6 +81,9 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Exit> {
             arrow::util::pretty::pretty_format_batches(&batches)?
         );
     }
+    if let Some(line) = labels_summary(&args.data)? {
+        println!("\n{line}");
+    }
     println!(
         "\ndone in {:.1}s. Explore it with SQL (`custos` is `cargo run --` until you `cargo install --path crates/cli`):\n  \
          custos --warehouse {} sql \"select reason, count(*) from quarantine group by reason\"",
@@ -86,6 +91,33 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Exit> {
         ctx.warehouse.display()
     );
     Ok(Exit::Ok)
+}
+
+/// What `labels.ndjson` (written by `custos generate`) says was planted in the data.
+fn labels_summary(dir: &Path) -> anyhow::Result<Option<String>> {
+    let path = dir.join("labels.ndjson");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut packs: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
+    let mut typologies = std::collections::BTreeSet::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let label: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("{}:{}: not JSON", path.display(), i + 1))?;
+        *packs
+            .entry(label["pack"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
+        typologies.insert(label["typology"].as_str().unwrap_or("?").to_string());
+    }
+    let total: u32 = packs.values().sum();
+    let by_pack: Vec<String> = packs.iter().map(|(p, n)| format!("{p} {n}")).collect();
+    Ok(Some(format!(
+        "Ground truth: {} lists {total} planted patterns of {} typologies ({}), each with its subject and transaction ids.",
+        path.display(),
+        typologies.len(),
+        by_pack.join(", ")
+    )))
 }
 
 /// Removes the demo warehouse of an earlier run, but never a directory that is not a custos
