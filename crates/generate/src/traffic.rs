@@ -294,7 +294,7 @@ impl Default for Shapes {
 
 /// A person as the hot loop sees it: everything one background event needs about its
 /// initiator in one record, so that picking a person costs one cache miss, not four.
-/// 32 bytes: two to a cache line, alias-table entry included.
+/// 40 bytes, alias-table entry included.
 struct Person {
     /// Walker alias entry of the activity distribution: keep this person with probability
     /// `keep / 2^32`, else take `alias`.
@@ -312,6 +312,10 @@ struct Person {
     role: Role,
     currency: u8,
     since_opening: bool,
+    /// Foreign-currency outflow of day `fx_day`, in USD cents: kept under USD 9,000 so that
+    /// background never reaches the USD 10,000 large-value line.
+    fx_day: u16,
+    fx_usd: u32,
 }
 
 impl Person {
@@ -379,6 +383,8 @@ impl<'w> Traffic<'w> {
                     role: acc.role,
                     currency: ccy(acc.currency),
                     since_opening,
+                    fx_day: u16::MAX,
+                    fx_usd: 0,
                 }
             })
             .collect();
@@ -614,6 +620,23 @@ impl<'w> Traffic<'w> {
         Some(e)
     }
 
+    /// Whether a foreign-currency outflow of `fen` (CNY equivalent) fits the person's daily
+    /// room under the USD large-value line; books it if so.
+    fn fx_room(&mut self, p: usize, fen: i64, day: Day) -> bool {
+        let usd = self.w.cny_to(fen, ccy("USD"), day);
+        let d = (day - self.w.start) as u16;
+        let q = &mut self.people[p];
+        if q.fx_day != d {
+            q.fx_day = d;
+            q.fx_usd = 0;
+        }
+        if i64::from(q.fx_usd) + usd > 900_000 {
+            return false;
+        }
+        q.fx_usd += usd as u32;
+        true
+    }
+
     /// Someone a person sends money to: mostly one of eight neighbours in the customer list
     /// (a social cluster), sometimes anyone. None when that account is out of background
     /// traffic today (a dormant account must not receive either).
@@ -691,7 +714,7 @@ impl<'w> Traffic<'w> {
         let amount = w.cny_to(fen, c, day).max(1);
         let fx = Self::applied(w.rate(c, day), rng);
         let settle = Self::settle(amount, c, CNY, fx);
-        if !self.book(p, settle) {
+        if !self.fx_room(p, settle, day) || !self.book(p, settle) {
             return None;
         }
         let s = &self.shapes;
@@ -800,6 +823,9 @@ impl<'w> Traffic<'w> {
         w.licence_for(home, "CN", code(c), day)?;
         let fen = roundish(self.shapes.amounts.remittance.sample(rng), rng);
         let fen = self.under_cap(fen, home, "CN", code(c), day, rng);
+        if !self.fx_room(p, fen, day) {
+            return None;
+        }
         let amount = w.cny_to(fen, c, day).max(1);
         let fx = Self::applied(Self::cross_rate(w, c, CNY, day), rng);
         let s = &self.shapes;

@@ -370,6 +370,19 @@ impl Planner<'_> {
         e
     }
 
+    /// Up to `n` distinct days in `[lo, hi)`, ascending.
+    fn distinct_days(&mut self, n: usize, lo: u32, hi: u32) -> Vec<u32> {
+        let mut all: Vec<u32> = (lo..hi.max(lo + 1)).collect();
+        let n = n.min(all.len());
+        for i in 0..n {
+            let j = i + self.rng.index(all.len() - i);
+            all.swap(i, j);
+        }
+        let mut chosen = all[..n].to_vec();
+        chosen.sort_unstable();
+        chosen
+    }
+
     fn day_in(&mut self, lo: u32, hi: u32) -> u32 {
         self.rng.range(i64::from(lo), i64::from(hi.max(lo + 1))) as u32
     }
@@ -463,8 +476,10 @@ impl Planner<'_> {
             }
             "structuring" => {
                 let cross = self.rng.chance(300);
-                let k = self.rng.range(3, 6) as u32;
-                let span = self.rng.range(i64::from(k), 8) as u32;
+                // One a day on consecutive days, in office hours: any three of them fall
+                // within 72 hours, and no day's total reaches the threshold itself.
+                let k = self.rng.range(3, 5) as u32;
+                let span = k;
                 if days < span {
                     return None;
                 }
@@ -477,13 +492,7 @@ impl Planner<'_> {
                 };
                 let l = self.label(typology, variant, self.customer_of(a), vec![a]);
                 self.param(l, "threshold", format!("{threshold}.00 CNY"));
-                let mut offsets: Vec<u32> = (0..span).collect();
-                for i in 0..k as usize {
-                    let j = i + self.rng.index(offsets.len() - i);
-                    offsets.swap(i, j);
-                }
-                let mut chosen: Vec<u32> = offsets[..k as usize].to_vec();
-                chosen.sort_unstable();
+                let chosen: Vec<u32> = (0..k).collect();
                 let hk: Vec<u32> = self
                     .w
                     .residents
@@ -695,10 +704,11 @@ impl Planner<'_> {
                 let l = self.label(typology, country, self.customer_of(a), vec![a, other]);
                 self.param(l, "country", country);
                 let d0 = self.day_in(0, days.saturating_sub(10).max(1));
-                for _ in 0..self.rng.range(2, 6) {
-                    let d = d0 + self.rng.range(0, 10) as u32;
-                    let day = self.w.start + d.min(days - 1) as Day;
-                    let fen = self.rng.range(200, 3_000) * 1_000;
+                let n = self.rng.range(2, 6) as usize;
+                for d in self.distinct_days(n, d0, (d0 + 10).min(days)) {
+                    let day = self.w.start + d as Day;
+                    // Small enough that no day reaches a large-value line (USD 10,000).
+                    let fen = self.rng.range(200, 1_000) * 1_000;
                     let e = if self.rng.chance(600) {
                         self.cross_border(a, other, fen, CNY, day, 0)
                     } else {
@@ -916,15 +926,16 @@ impl Planner<'_> {
                 if let Some(lic) = self.w.licences.iter().rfind(|x| x.from == "CN" && x.to == country) {
                     self.param(l, "licence_id", lic.id);
                 }
-                for _ in 0..self.rng.range(1, 4) {
-                    let d = self.day_in(first_day, days);
+                let n = self.rng.range(1, 4) as usize;
+                for d in self.distinct_days(n, first_day, days) {
                     let day = self.w.start + d as Day;
                     let (amount, currency) = match typology {
                         "licence_currency" => {
                             let usd = ccy("USD");
                             (self.w.cny_to(self.rng.range(100, 2_000) * 1_000, usd, day), usd)
                         }
-                        "licence_cap" => (self.rng.range(110, 250) * 10_000, ccy("JPY")),
+                        // Over the 1,000,000 JPY cap, under USD 10,000 (a large-value line).
+                        "licence_cap" => (self.rng.range(105, 140) * 10_000, ccy("JPY")),
                         _ => (self.rng.range(100, 2_000) * 1_000, CNY),
                     };
                     let e = self.cross_border(a, other, amount, currency, day, 0);
@@ -944,8 +955,8 @@ impl Planner<'_> {
                 let other = *self.rng.pick(&hk);
                 let l = self.label(typology, "", Subject::Account(a), vec![a]);
                 self.param(l, "tolerance", "2%");
-                for _ in 0..self.rng.range(1, 4) {
-                    let d = self.day_in(0, days);
+                let n = self.rng.range(1, 4) as usize;
+                for d in self.distinct_days(n, 0, days) {
                     let skew = self.rng.range(300, 800) * if self.rng.chance(500) { 1 } else { -1 };
                     let fen = self.rng.range(500, 5_000) * 1_000;
                     let e = self.cross_border(a, other, fen, CNY, self.w.start + d as Day, skew);

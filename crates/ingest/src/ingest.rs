@@ -203,6 +203,7 @@ pub(crate) struct TxnColumns {
     settlement_amount: usize,
     settlement_currency: usize,
     txn_date: usize,
+    report_date: usize,
     reporting_rate: usize,
     amount_reporting: usize,
 }
@@ -226,6 +227,7 @@ impl TxnColumns {
             settlement_amount: idx("settlement_amount"),
             settlement_currency: idx("settlement_currency"),
             txn_date: idx("txn_date"),
+            report_date: idx("report_date"),
             reporting_rate: idx("reporting_rate"),
             amount_reporting: idx("amount_reporting"),
         }
@@ -704,6 +706,7 @@ impl FileRun<'_> {
             ));
         }
         values[c.txn_date] = Value::Date(ts.div_euclid(86_400_000_000) as i32);
+        values[c.report_date] = Value::Date(local_day);
         values[c.reporting_rate] = Value::Dec(rate, RATE_SCALE);
         values[c.amount_reporting] = Value::Dec(reporting, AMOUNT_SCALE);
         if let Value::Dec(a, _) = values[c.amount] {

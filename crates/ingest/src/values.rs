@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate};
 use custos_model::{AMOUNT_PRECISION, AMOUNT_SCALE, FieldType, RATE_PRECISION, RATE_SCALE, Reason, parse_decimal};
 use custos_warehouse::datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, ListBuilder, StringBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 
@@ -22,6 +22,7 @@ pub(crate) enum Value<'a> {
     Dec(i128, u32),
     Bool(bool),
     Int(i64),
+    Float(f64),
     List(Vec<&'a str>),
 }
 
@@ -78,6 +79,11 @@ pub(crate) fn parse_value(ty: FieldType, text: &str, allow_exponent: bool) -> Re
             }
             Value::List(list)
         }
+        FieldType::TextList => Value::List(text.split('|').map(str::trim).collect()),
+        FieldType::Float => Value::Float(
+            text.parse()
+                .map_err(|_| (Reason::BadDecimal, format!("{text:?} is not a number")))?,
+        ),
         FieldType::Timestamp => {
             let ts = DateTime::parse_from_rfc3339(text).map_err(|e| {
                 (
@@ -172,6 +178,7 @@ pub(crate) enum ColumnBuilder {
     Dec(Decimal128Builder, u8, i8),
     Bool(BooleanBuilder),
     Int(Int64Builder),
+    Float(Float64Builder),
     List(ListBuilder<StringBuilder>),
 }
 
@@ -184,7 +191,8 @@ impl ColumnBuilder {
             | FieldType::Currency
             | FieldType::Mcc
             | FieldType::Ip => ColumnBuilder::Str(StringBuilder::new()),
-            FieldType::CurrencyList => ColumnBuilder::List(ListBuilder::new(StringBuilder::new())),
+            FieldType::CurrencyList | FieldType::TextList => ColumnBuilder::List(ListBuilder::new(StringBuilder::new())),
+            FieldType::Float => ColumnBuilder::Float(Float64Builder::new()),
             FieldType::Timestamp => ColumnBuilder::Ts(TimestampMicrosecondBuilder::new()),
             FieldType::Date => ColumnBuilder::Date(Date32Builder::new()),
             FieldType::Amount => ColumnBuilder::Dec(Decimal128Builder::new(), AMOUNT_PRECISION, AMOUNT_SCALE as i8),
@@ -204,6 +212,7 @@ impl ColumnBuilder {
             (ColumnBuilder::Dec(b, _, _), Value::Dec(v, _)) => b.append_value(*v),
             (ColumnBuilder::Bool(b), Value::Bool(v)) => b.append_value(*v),
             (ColumnBuilder::Int(b), Value::Int(v)) => b.append_value(*v),
+            (ColumnBuilder::Float(b), Value::Float(v)) => b.append_value(*v),
             (ColumnBuilder::List(b), Value::List(items)) => {
                 for item in items {
                     b.values().append_value(item);
@@ -228,6 +237,7 @@ impl ColumnBuilder {
             ColumnBuilder::Dec(b, _, _) => b.append_null(),
             ColumnBuilder::Bool(b) => b.append_null(),
             ColumnBuilder::Int(b) => b.append_null(),
+            ColumnBuilder::Float(b) => b.append_null(),
             ColumnBuilder::List(b) => b.append(false),
         }
     }
@@ -240,6 +250,7 @@ impl ColumnBuilder {
             ColumnBuilder::Dec(b, p, s) => Arc::new(b.finish().with_precision_and_scale(*p, *s)?),
             ColumnBuilder::Bool(b) => Arc::new(b.finish()),
             ColumnBuilder::Int(b) => Arc::new(b.finish()),
+            ColumnBuilder::Float(b) => Arc::new(b.finish()),
             ColumnBuilder::List(b) => Arc::new(b.finish()),
         })
     }

@@ -28,6 +28,10 @@ pub enum FieldType {
     Currency,
     /// `|`-separated list of ISO 4217 codes, stored as a list.
     CurrencyList,
+    /// A list of strings (transaction ids of an alert).
+    TextList,
+    /// A 64-bit float: scores, never money.
+    Float,
     /// RFC 3339 with an offset, stored as a UTC instant (microseconds).
     Timestamp,
     /// `YYYY-MM-DD`.
@@ -56,7 +60,10 @@ impl FieldType {
             | FieldType::Currency
             | FieldType::Mcc
             | FieldType::Ip => DataType::Utf8,
-            FieldType::CurrencyList => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            FieldType::CurrencyList | FieldType::TextList => {
+                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+            }
+            FieldType::Float => DataType::Float64,
             FieldType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             FieldType::Date => DataType::Date32,
             FieldType::Amount => DataType::Decimal128(AMOUNT_PRECISION, AMOUNT_SCALE as i8),
@@ -131,6 +138,9 @@ const TRANSACTIONS: &[Column] = &[
     input("settlement_currency", T::Currency, false),
     // The UTC calendar day: the partition key of the table.
     derived("txn_date", T::Date, true),
+    // The calendar day in the warehouse's reporting time zone: what daily thresholds sum
+    // over and what FX rates are looked up by.
+    derived("report_date", T::Date, true),
     // The rate to the reporting currency on the transaction's date, and the amount converted.
     derived("reporting_rate", T::Rate, true),
     derived("amount_reporting", T::Amount, true),
@@ -200,6 +210,58 @@ const FX_RATES: &[Column] = &[
     input("currency", T::Currency, true),
     input("rate", T::Rate, true),
     derived("ingest_id", T::Text, true),
+];
+
+// What every rule returns, as stored: one row per alert. `figures` holds the rule's own
+// output columns (sums, counts) as a JSON object of display strings.
+const ALERTS: &[Column] = &[
+    derived("alert_id", T::Text, true),
+    derived("rule_id", T::Text, true),
+    derived("rule_version", T::Int, true),
+    derived("pack", T::Text, true),
+    derived("subject_type", T::Text, true),
+    derived("subject_id", T::Text, true),
+    derived("case_id", T::Text, true),
+    derived("window_start", T::Timestamp, true),
+    derived("window_end", T::Timestamp, true),
+    derived("severity", T::Text, true),
+    derived("score", T::Float, true),
+    derived("figures", T::Text, true),
+    derived("txn_ids", T::TextList, true),
+    derived("txn_count", T::Int, true),
+    // OPEN, or SUPPRESSED with the snooze that held it back.
+    derived("status", T::Text, true),
+    derived("suppression_id", T::Text, false),
+    derived("first_run_id", T::Text, true),
+    derived("last_run_id", T::Text, true),
+];
+
+// One row per `custos run`: what ran over what, with which parameters, and what came out.
+const RULE_RUNS: &[Column] = &[
+    derived("run_id", T::Text, true),
+    derived("started_at", T::Timestamp, true),
+    derived("from_date", T::Date, true),
+    derived("to_date", T::Date, true),
+    // The catalog version the rules read: the input snapshot.
+    derived("input_version", T::Int, true),
+    // JSON array: per rule id, version, file sha256, parameters, counts, milliseconds.
+    derived("rules", T::Text, true),
+    derived("alerts_new", T::Int, true),
+    derived("alerts_updated", T::Int, true),
+    derived("alerts_suppressed", T::Int, true),
+    derived("millis", T::Int, true),
+];
+
+// Snoozes: alerts of a rule for a subject are held back until the expiry day.
+const SUPPRESSIONS: &[Column] = &[
+    derived("suppression_id", T::Text, true),
+    derived("rule_id", T::Text, true),
+    derived("subject_type", T::Text, true),
+    derived("subject_id", T::Text, true),
+    derived("reason", T::Text, true),
+    derived("author", T::Text, true),
+    derived("created_at", T::Timestamp, true),
+    derived("expires_on", T::Date, true),
 ];
 
 // Layout of the FATF jurisdictions list (`as_of` is the plenary date from which it applies).
@@ -283,6 +345,12 @@ pub enum Table {
     Quarantine,
     /// Control totals of every ingested file.
     IngestLedger,
+    /// Alerts raised by rules.
+    Alerts,
+    /// Manifests of rule runs.
+    RuleRuns,
+    /// Snoozed (rule, subject) pairs.
+    Suppressions,
 }
 
 impl Table {
@@ -311,6 +379,9 @@ impl Table {
         Table::Sanctions,
         Table::Quarantine,
         Table::IngestLedger,
+        Table::Alerts,
+        Table::RuleRuns,
+        Table::Suppressions,
     ];
 
     /// The SQL table name.
@@ -326,6 +397,9 @@ impl Table {
             Table::Sanctions => "sanctions",
             Table::Quarantine => "quarantine",
             Table::IngestLedger => "ingest_ledger",
+            Table::Alerts => "alerts",
+            Table::RuleRuns => "rule_runs",
+            Table::Suppressions => "suppressions",
         }
     }
 
@@ -357,6 +431,9 @@ impl Table {
             Table::Sanctions => SANCTIONS,
             Table::Quarantine => QUARANTINE,
             Table::IngestLedger => INGEST_LEDGER,
+            Table::Alerts => ALERTS,
+            Table::RuleRuns => RULE_RUNS,
+            Table::Suppressions => SUPPRESSIONS,
         }
     }
 
@@ -377,6 +454,9 @@ impl Table {
             Table::FxRates => &["rate_date", "currency"],
             Table::CountryRisk => &["as_of", "list", "iso2"],
             Table::Sanctions => &["ent_num"],
+            Table::Alerts => &["alert_id"],
+            Table::RuleRuns => &["run_id"],
+            Table::Suppressions => &["suppression_id"],
             Table::Quarantine | Table::IngestLedger => &[],
         }
     }
@@ -401,6 +481,7 @@ impl Table {
             Table::Transactions => &["txn_id", "ts", "device_id", "ip"],
             Table::Sanctions => &["ent_num", "sdn_name", "remarks"],
             Table::Quarantine => &["line", "raw_text"],
+            Table::Alerts => &["alert_id", "txn_ids"],
             _ => &[],
         }
     }
