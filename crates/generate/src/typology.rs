@@ -318,6 +318,8 @@ impl Planner<'_> {
         }
         e.sec = sec % 86_400;
         e.label = label;
+        self.w.accounts[e.payer as usize].touched = true;
+        self.w.accounts[e.payee as usize].touched = true;
         if e.device == NONE && self.w.accounts[e.payer as usize].role != Role::Agent {
             e.device = self.w.accounts[e.payer as usize].device;
         }
@@ -624,7 +626,7 @@ impl Planner<'_> {
                 if days < 100 {
                     return None;
                 }
-                let a = self.person(|acc, _| acc.class != "I")?;
+                let a = self.person(|acc, _| acc.class != "I" && !acc.touched)?;
                 // No background at all: the pattern writes the account's whole history.
                 self.w.accounts[a as usize].bg_to = 0;
                 let l = self.label(typology, "", self.customer_of(a), vec![a]);
@@ -634,7 +636,8 @@ impl Planner<'_> {
                 let e = self.transfer(a, friend, fen);
                 let sec = self.shapes.consumer_second(&mut self.rng);
                 self.emit(early, sec, e, NONE);
-                let wake = self.day_in(early + 91, days);
+                // The burst takes up to two days and must fit in the period.
+                let wake = self.day_in(early + 91, days - 2);
                 self.param(l, "idle_days", wake - early);
                 for i in 0..self.rng.range(3, 8) {
                     let other = self.counterparty(&[a]);

@@ -163,6 +163,9 @@ pub struct Account {
     pub device: u32,
     /// Taken by a typology: not picked for another one.
     pub used: bool,
+    /// Appears in some planted transaction (as a counterparty, say): not a candidate for a
+    /// typology that needs a clean history, such as dormancy.
+    pub touched: bool,
 }
 
 /// A merchant.
@@ -929,6 +932,7 @@ impl World {
             bg_to: self.days,
             device: id,
             used: false,
+            touched: false,
         });
         if !self.merchant_of.is_empty() {
             self.merchant_of.push(NONE);
