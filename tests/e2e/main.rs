@@ -10,3 +10,4 @@ mod ingest_idempotency;
 mod ingest_profiles;
 mod ingest_reasons;
 mod ingest_roundtrip;
+mod rules;

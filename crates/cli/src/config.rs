@@ -1,6 +1,7 @@
 //! `custos.toml`: settings shared by every command. Command-line flags and environment
 //! variables override it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -18,6 +19,25 @@ pub struct Config {
     pub reporting_timezone: Option<String>,
     /// Memory limit of query sessions, e.g. "4GiB".
     pub memory_limit: Option<String>,
+    /// Rule parameter defaults of this installation: `[params."aml.lv_cash"]
+    /// rmb_threshold = "50000"`.
+    #[serde(default)]
+    pub params: BTreeMap<String, BTreeMap<String, toml::Value>>,
+    /// Per-jurisdiction parameter sets chosen with `--profile`: `[profiles.hk."aml.lv_cash"]`.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, BTreeMap<String, BTreeMap<String, toml::Value>>>,
+}
+
+/// A TOML value as the text a rule parameter parses (`50000`, `"24 hours"`, `0.7`).
+pub fn param_text(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        // Dates, arrays and tables are no parameter value; the rule's parser says so.
+        _ => "<not a scalar>".to_string(),
+    }
 }
 
 impl Config {

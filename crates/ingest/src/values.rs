@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate};
 use custos_model::{AMOUNT_PRECISION, AMOUNT_SCALE, FieldType, RATE_PRECISION, RATE_SCALE, Reason, parse_decimal};
 use custos_warehouse::datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder, ListBuilder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 
 /// A validated field value.
@@ -191,7 +191,9 @@ impl ColumnBuilder {
             | FieldType::Currency
             | FieldType::Mcc
             | FieldType::Ip => ColumnBuilder::Str(StringBuilder::new()),
-            FieldType::CurrencyList | FieldType::TextList => ColumnBuilder::List(ListBuilder::new(StringBuilder::new())),
+            FieldType::CurrencyList | FieldType::TextList => {
+                ColumnBuilder::List(ListBuilder::new(StringBuilder::new()))
+            }
             FieldType::Float => ColumnBuilder::Float(Float64Builder::new()),
             FieldType::Timestamp => ColumnBuilder::Ts(TimestampMicrosecondBuilder::new()),
             FieldType::Date => ColumnBuilder::Date(Date32Builder::new()),

@@ -1,8 +1,12 @@
 //! Command-line interface: global options and the dispatch to one module per subcommand.
 
+mod backtest;
 mod demo;
 mod generate;
 mod ingest;
+mod rules;
+mod run;
+mod snooze;
 mod sql;
 mod status;
 
@@ -42,6 +46,14 @@ pub enum Command {
     Sql(sql::SqlArgs),
     /// Show what the warehouse holds: tables, rows, files, and the ingest ledger.
     Status(status::StatusArgs),
+    /// List, show and check the detection rules under queries/.
+    Rules(rules::RulesArgs),
+    /// Run rule packs over a period and commit their alerts with a run manifest.
+    Run(run::RunArgs),
+    /// Evaluate a rule at other parameter settings without writing alerts.
+    Backtest(backtest::BacktestArgs),
+    /// Hold back a rule's alerts for a subject, with a reason, until a day.
+    Snooze(snooze::SnoozeArgs),
     /// Write a synthetic transaction log and reference data with labelled typologies.
     Generate(generate::GenerateArgs),
     /// Load the bundled sample (data/sample) into a fresh warehouse (./demo-warehouse unless
@@ -93,6 +105,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Command::Status(a) => status::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
         Command::Generate(a) => generate::run(&ctx, a),
+        Command::Rules(a) => rules::run(&ctx, a),
+        Command::Run(a) => run::run(&ctx, a),
+        Command::Backtest(a) => backtest::run(&ctx, a),
+        Command::Snooze(a) => snooze::run(&ctx, a),
     }
 }
 

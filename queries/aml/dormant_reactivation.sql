@@ -1,0 +1,58 @@
+/*---
+id = "aml.dormant_reactivation"
+title = "Dormant account reactivated"
+description = """
+An account with no transaction for at least 90 days moves at least CNY 10,000 within 14 days
+of its first new transaction. Idle accounts that wake up with significant flows are bought,
+rented or taken over."""
+regulation = "PBOC suspicious-transaction guidance (sudden activity on dormant accounts)"
+source = "DOMAIN.md typologies (dormant account reactivation: >= 90 days idle, then significant activity)"
+severity = "medium"
+subject_type = "account"
+typologies = ["dormant_reactivation"]
+owner = "compliance-engineering"
+version = 1
+
+[params.idle]
+type = "duration"
+default = "90 days"
+
+[params.burst]
+type = "duration"
+default = "14 days"
+
+[params.min_amount]
+type = "money"
+default = "10000"
+unit = "CNY"
+---*/
+with acts as (
+    select account_id, txn_id, ts, amount_reporting
+    from flows
+    where report_date <= $to
+),
+lagged as (
+    select account_id, ts, lag(ts) over (partition by account_id order by ts) as prev_ts
+    from acts
+),
+wakes as (
+    select account_id, ts as wake_ts, prev_ts
+    from lagged
+    where prev_ts is not null and prev_ts <= ts - $idle and ts >= cast($from as timestamp)
+),
+bursts as (
+    select w.account_id, w.wake_ts, w.prev_ts, a.txn_id, a.ts, a.amount_reporting
+    from wakes w
+    join acts a on a.account_id = w.account_id and a.ts >= w.wake_ts and a.ts < w.wake_ts + $burst
+)
+select
+    account_id as subject_id,
+    min(ts) as window_start,
+    max(ts) as window_end,
+    cast(sum(amount_reporting) as double) / cast($min_amount as double) as score,
+    array_agg(txn_id) as txn_ids,
+    min(prev_ts) as last_before,
+    cast(sum(amount_reporting) as decimal(18, 4)) as moved
+from bursts
+group by account_id, wake_ts
+having cast(sum(amount_reporting) as decimal(18, 4)) >= $min_amount

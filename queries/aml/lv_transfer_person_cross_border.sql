@@ -1,0 +1,56 @@
+/*---
+id = "aml.lv_transfer_person_cross_border"
+title = "Large-value transfers, natural person, cross-border"
+description = """
+Transfers (every successful type except cash and refunds) of natural persons' cross-border transfers: per customer, reporting
+day and direction, RMB transactions summed in RMB against RMB 200000 and foreign-currency
+transactions summed in USD equivalent against USD 10000. Either fires (inclusive). A reporting
+obligation: every alert is a large-value transaction report to file."""
+regulation = "PBOC Order 2016 No. 3, Art. 5: natural-person cross-border transfers"
+source = "Thresholds as reproduced in DOMAIN.md (two secondary sources agree)"
+severity = "critical"
+subject_type = "customer"
+typologies = ["large_transfer"]
+owner = "compliance-engineering"
+version = 1
+
+[params.rmb_threshold]
+type = "money"
+default = "200000"
+unit = "CNY"
+description = "RMB transfers per customer, day and direction (inclusive)"
+
+[params.usd_threshold]
+type = "money"
+default = "10000"
+unit = "USD"
+description = "Foreign-currency transfers in USD equivalent per customer, day and direction (inclusive)"
+---*/
+with moves as (
+    select
+        f.*,
+        case when f.currency = 'USD' then f.amount
+             else cast(f.amount_reporting / r.usd_rate as decimal(18, 4)) end as amount_usd
+    from flows f
+    left join usd_rates r on r.rate_date = f.report_date
+    where f.transfer and f.customer_type = 'INDIVIDUAL' and f.cross_border and f.report_date between $from and $to
+),
+daily as (
+    select
+        customer_id, report_date, direction,
+        cast(sum(case when currency = 'CNY' then amount else 0 end) as decimal(18, 4)) as rmb_total,
+        cast(sum(case when currency <> 'CNY' then amount_usd else 0 end) as decimal(18, 4)) as usd_total,
+        count(*) as txns,
+        min(ts) as window_start,
+        max(ts) as window_end,
+        array_agg(txn_id) as txn_ids
+    from moves
+    group by customer_id, report_date, direction
+)
+select
+    customer_id as subject_id, window_start, window_end,
+    greatest(cast(rmb_total as double) / cast($rmb_threshold as double),
+             cast(usd_total as double) / cast($usd_threshold as double)) as score,
+    txn_ids, report_date, direction, rmb_total, usd_total, txns
+from daily
+where rmb_total >= $rmb_threshold or usd_total >= $usd_threshold

@@ -1,0 +1,57 @@
+/*---
+id = "aml.scatter_gather"
+title = "Scatter-gather through intermediaries"
+description = """
+One account sends transfers to at least three intermediaries, each of which forwards at least
+90% of what it received to one and the same account within 24 hours: funds split up to cross
+accounts and gathered again."""
+regulation = "PBOC suspicious-transaction guidance (layering)"
+source = "DOMAIN.md typologies (scatter-gather; IBM AMLSim)"
+severity = "high"
+subject_type = "account"
+typologies = ["scatter_gather"]
+owner = "compliance-engineering"
+version = 1
+
+[params.min_amount]
+type = "money"
+default = "1000"
+unit = "CNY"
+
+[params.min_intermediaries]
+type = "count"
+default = "3"
+unit = "accounts"
+
+[params.hop]
+type = "duration"
+default = "24 hours"
+
+[params.min_ratio]
+type = "decimal"
+default = "0.9"
+---*/
+with t as (
+    select txn_id, ts, payer_account as a, payee_account as b, amount_reporting as amt
+    from transactions
+    where status = 'SUCCESS' and txn_type = 'TRANSFER' and report_date between $from and $to
+      and amount_reporting >= $min_amount
+),
+legs as (
+    select s.a as source, s.b as mid, g.b as sink, s.txn_id as out_id, g.txn_id as fwd_id, s.ts as out_ts, g.ts as fwd_ts
+    from t s
+    join t g on g.a = s.b and g.ts > s.ts and g.ts <= s.ts + $hop
+        and g.amt <= s.amt and g.amt >= cast(s.amt * $min_ratio as decimal(18, 4))
+    where g.b <> s.a
+)
+select
+    source as subject_id,
+    min(out_ts) as window_start,
+    max(fwd_ts) as window_end,
+    cast(count(distinct mid) as double) / $min_intermediaries as score,
+    array_distinct(array_concat(array_agg(out_id), array_agg(fwd_id))) as txn_ids,
+    sink,
+    count(distinct mid) as intermediaries
+from legs
+group by source, sink
+having count(distinct mid) >= $min_intermediaries

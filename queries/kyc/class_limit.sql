@@ -1,0 +1,60 @@
+/*---
+id = "kyc.class_limit"
+title = "Payment-account class limit exceeded"
+description = """
+Balance payments (PAYMENT transactions) beyond the limit of the account's class: class I
+RMB 1,000 cumulative since opening, class II RMB 100,000 and class III RMB 200,000 per
+calendar year. Counted over the warehouse's history; the log does not say how transfers were
+funded, so only payments count. Lists the payments past the limit."""
+regulation = "PBOC Announcement 2015 No. 43 (payment account classes)"
+source = "DOMAIN.md reporting thresholds (news reports of the announcement)"
+severity = "high"
+subject_type = "account"
+typologies = ["kyc_class_limit"]
+owner = "compliance-engineering"
+version = 1
+
+[params.class_i]
+type = "money"
+default = "1000"
+unit = "CNY since opening"
+
+[params.class_ii]
+type = "money"
+default = "100000"
+unit = "CNY per year"
+
+[params.class_iii]
+type = "money"
+default = "200000"
+unit = "CNY per year"
+---*/
+with payments as (
+    select f.account_id, f.account_class, f.txn_id, f.ts, f.report_date, f.amount_reporting,
+        case when f.account_class = 'I' then 0 else date_part('year', f.report_date) end as period
+    from flows f
+    where f.direction = 'out' and f.txn_type = 'PAYMENT' and f.account_class in ('I', 'II', 'III')
+      and f.report_date <= $to
+),
+running as (
+    select *,
+        sum(amount_reporting) over (partition by account_id, period order by ts, txn_id
+            rows between unbounded preceding and current row) as spent
+    from payments
+),
+over as (
+    select *,
+        case account_class when 'I' then $class_i when 'II' then $class_ii else $class_iii end as class_limit
+    from running
+)
+select
+    account_id as subject_id,
+    min(ts) as window_start,
+    max(ts) as window_end,
+    cast(max(spent) as double) / cast(max(class_limit) as double) as score,
+    array_agg(txn_id) as txn_ids,
+    min(account_class) as account_class,
+    cast(max(spent) as decimal(18, 4)) as spent
+from over
+where cast(spent as decimal(18, 4)) > class_limit and report_date >= $from
+group by account_id, period

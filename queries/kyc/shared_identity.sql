@@ -1,0 +1,36 @@
+/*---
+id = "kyc.shared_identity"
+title = "One identity document behind several customers"
+description = """
+Customers who share an identity document number with another customer: one person holding
+accounts under several identities, or identities lent to a mule ring."""
+regulation = "PBOC customer due diligence rules (one real identity per customer)"
+source = "DOMAIN.md typologies (mule patterns: one device or ID behind several accounts)"
+severity = "high"
+subject_type = "customer"
+typologies = ["mule"]
+owner = "compliance-engineering"
+version = 1
+---*/
+with shared as (
+    select id_number from customers
+    where id_number is not null and id_number <> ''
+    group by id_number
+    having count(*) >= 2
+),
+holders as (
+    select c.customer_id, c.id_number from customers c join shared s on s.id_number = c.id_number
+),
+activity as (
+    select customer_id, txn_id, ts from flows where report_date between $from and $to
+)
+select
+    h.customer_id as subject_id,
+    coalesce(min(a.ts), cast($from as timestamp)) as window_start,
+    coalesce(max(a.ts), cast($to as timestamp)) as window_end,
+    cast(count(a.txn_id) as double) as score,
+    array_agg(a.txn_id) as txn_ids,
+    h.id_number
+from holders h
+left join activity a on a.customer_id = h.customer_id
+group by h.customer_id, h.id_number
