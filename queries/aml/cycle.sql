@@ -12,7 +12,7 @@ severity = "high"
 subject_type = "account"
 typologies = ["cycle"]
 owner = "compliance-engineering"
-version = 1
+version = 2
 
 [params.min_amount]
 type = "money"
@@ -29,6 +29,10 @@ description = "Longest wait between two hops"
 type = "decimal"
 default = "0.8"
 description = "Each hop keeps at least this share of the previous one"
+[params.account_classes]
+type = "text"
+default = "I|II|III"
+description = "Classes of the subject account, |-separated: personal accounts by default (company-to-company flows are business as usual)"
 ---*/
 with t as (
     select txn_id, ts, payer_account as a, payee_account as b, amount_reporting as amt
@@ -87,3 +91,5 @@ select
     txn_ids,
     accounts
 from cycles
+join accounts a on a.account_id = cycles.start
+where array_has(string_to_array($account_classes, '|'), a.account_class)

@@ -10,7 +10,7 @@ severity = "medium"
 subject_type = "account"
 typologies = ["fan_in"]
 owner = "compliance-engineering"
-version = 1
+version = 2
 
 [params.min_counterparties]
 type = "count"
@@ -20,6 +20,10 @@ unit = "senders"
 [params.window]
 type = "duration"
 default = "24 hours"
+[params.account_classes]
+type = "text"
+default = "I|II|III"
+description = "Classes of the subject account, |-separated: personal accounts by default (company-to-company flows are business as usual)"
 ---*/
 with t as (
     select txn_id, ts, payer_account, payee_account
@@ -36,7 +40,9 @@ members as (
     select distinct s.payee_account as account, s.txn_id, s.ts, s.payer_account
     from windows w
     join t s on s.payee_account = w.account and s.ts between w.end_ts - $window and w.end_ts
+    join accounts a on a.account_id = w.account
     where w.senders >= $min_counterparties
+      and array_has(string_to_array($account_classes, '|'), a.account_class)
 )
 select
     account as subject_id,

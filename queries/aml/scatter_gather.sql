@@ -11,7 +11,7 @@ severity = "high"
 subject_type = "account"
 typologies = ["scatter_gather"]
 owner = "compliance-engineering"
-version = 1
+version = 2
 
 [params.min_amount]
 type = "money"
@@ -30,6 +30,10 @@ default = "24 hours"
 [params.min_ratio]
 type = "decimal"
 default = "0.9"
+[params.account_classes]
+type = "text"
+default = "I|II|III"
+description = "Classes of the subject account, |-separated: personal accounts by default (company-to-company flows are business as usual)"
 ---*/
 with t as (
     select txn_id, ts, payer_account as a, payee_account as b, amount_reporting as amt
@@ -42,7 +46,8 @@ legs as (
     from t s
     join t g on g.a = s.b and g.ts > s.ts and g.ts <= s.ts + $hop
         and g.amt <= s.amt and g.amt >= cast(s.amt * $min_ratio as decimal(18, 4))
-    where g.b <> s.a
+    join accounts a on a.account_id = s.a
+    where g.b <> s.a and array_has(string_to_array($account_classes, '|'), a.account_class)
 )
 select
     source as subject_id,

@@ -766,7 +766,20 @@ fn the_demo_loads_the_bundled_sample_with_zero_rejects() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("data/sample"), "{stdout}");
-    assert!(stdout.contains("planted patterns of 24 typologies"), "{stdout}");
+    // The demo runs every rule pack and checks them against the sample's labels.
+    let found = stdout
+        .split("the rules found ")
+        .nth(1)
+        .and_then(|rest| {
+            let mut words = rest.split_whitespace();
+            let found: u32 = words.next()?.parse().ok()?;
+            let total: u32 = words.nth(2)?.parse().ok()?;
+            Some((found, total))
+        })
+        .unwrap_or_else(|| panic!("no ground-truth line:\n{stdout}"));
+    assert_eq!(found.0, found.1, "the rules missed planted patterns of the sample:\n{stdout}");
+    assert!(s.count("select count(*) from alerts") > 0);
+    assert!(stdout.contains("aml.lv_cash") && stdout.contains("kyc.unverified") && stdout.contains("licensing.fx_deviation"));
     assert_eq!(s.count("select count(*) from quarantine"), 0);
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(repo_root().join("data/sample/generate.json")).expect("manifest"))

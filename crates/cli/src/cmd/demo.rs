@@ -23,8 +23,9 @@ pub struct DemoArgs {
     /// Directory holding the sample files.
     #[arg(long, default_value = "data/sample", value_name = "DIR")]
     pub data: PathBuf,
-    /// Directory of example queries to run afterwards.
-    #[arg(long, default_value = "queries/explore", value_name = "DIR")]
+    /// Directory of rule packs (`<pack>/*.sql`), shared views (`views/`) and example
+    /// queries (`explore/`).
+    #[arg(long, default_value = "queries", value_name = "DIR")]
     pub queries: PathBuf,
 }
 
@@ -48,14 +49,55 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Exit> {
     output::print_ingest_summary(&reports);
 
     let wh = Warehouse::open(&ctx.warehouse)?;
-    let mut queries: Vec<PathBuf> = std::fs::read_dir(&args.queries)
-        .with_context(|| format!("reading {}", args.queries.display()))?
+    let rt = super::runtime()?;
+    let session = rt.block_on(wh.session(&SessionOptions::default()))?;
+    rt.block_on(custos_rules::prepare(&session, &args.queries))?;
+
+    // Every rule pack over the whole period of the data.
+    let period = rt.block_on(async {
+        let batches = session
+            .sql("select cast(min(report_date) as varchar) as a, cast(max(report_date) as varchar) as b from transactions")
+            .await?
+            .collect()
+            .await?;
+        let text = arrow::util::pretty::pretty_format_batches(&batches)?.to_string();
+        let dates: Vec<chrono::NaiveDate> = text
+            .split(|c: char| c == '|' || c.is_whitespace())
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        anyhow::Ok(dates)
+    })?;
+    if let [from, to] = period[..] {
+        println!("\nRunning every rule pack over {from} to {to}:\n");
+        super::run::run(
+            ctx,
+            super::run::RunArgs {
+                pack: Vec::new(),
+                rule: Vec::new(),
+                from,
+                to,
+                params: Vec::new(),
+                profile: None,
+                queries: args.queries.clone(),
+            },
+        )?;
+        if let Some(line) = ground_truth(ctx, &args.data, &args.queries, from, to)? {
+            println!("\n{line}");
+        }
+    }
+    let session = rt.block_on(async {
+        let wh = Warehouse::open(&ctx.warehouse)?;
+        let session = wh.session(&SessionOptions::default()).await?;
+        custos_rules::prepare(&session, &args.queries).await?;
+        anyhow::Ok(session)
+    })?;
+    let explore = args.queries.join("explore");
+    let mut queries: Vec<PathBuf> = std::fs::read_dir(&explore)
+        .with_context(|| format!("reading {}", explore.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "sql"))
         .collect();
     queries.sort();
-    let rt = super::runtime()?;
-    let session = rt.block_on(wh.session(&SessionOptions::default()))?;
     for q in &queries {
         let sql = std::fs::read_to_string(q).with_context(|| format!("reading {}", q.display()))?;
         let title = sql
@@ -81,9 +123,6 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Exit> {
             arrow::util::pretty::pretty_format_batches(&batches)?
         );
     }
-    if let Some(line) = labels_summary(&args.data)? {
-        println!("\n{line}");
-    }
     println!(
         "\ndone in {:.1}s. Explore it with SQL (`custos` is `cargo run --` until you `cargo install --path crates/cli`):\n  \
          custos --warehouse {} sql \"select reason, count(*) from quarantine group by reason\"",
@@ -93,31 +132,53 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// What `labels.ndjson` (written by `custos generate`) says was planted in the data.
-fn labels_summary(dir: &Path) -> anyhow::Result<Option<String>> {
-    let path = dir.join("labels.ndjson");
+/// How many of the patterns `labels.ndjson` (written by `custos generate`) says were planted
+/// the stored alerts of the rules that target them found.
+fn ground_truth(
+    ctx: &Context,
+    data: &Path,
+    queries: &Path,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> anyhow::Result<Option<String>> {
+    let path = data.join("labels.ndjson");
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut packs: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
-    let mut typologies = std::collections::BTreeSet::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let label: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("{}:{}: not JSON", path.display(), i + 1))?;
-        *packs
-            .entry(label["pack"].as_str().unwrap_or("?").to_string())
-            .or_default() += 1;
-        typologies.insert(label["typology"].as_str().unwrap_or("?").to_string());
+    let labels = super::backtest::read_labels(&path)?;
+    let rules = custos_rules::RuleSet::load(queries)?;
+    let wh = Warehouse::open(&ctx.warehouse)?;
+    let alerts = super::runtime()?.block_on(async {
+        let session = wh.session(&SessionOptions::default()).await?;
+        anyhow::Ok(custos_rules::read_alerts(&session).await?)
+    })?;
+    let mut found = 0;
+    let mut missed = Vec::new();
+    for l in &labels {
+        let targeting: Vec<&str> = rules
+            .rules
+            .iter()
+            .filter(|r| r.meta.typologies.contains(&l.typology))
+            .map(|r| r.id())
+            .collect();
+        if alerts
+            .iter()
+            .any(|a| targeting.contains(&a.rule_id.as_str()) && super::backtest::matches(a, l))
+        {
+            found += 1;
+        } else {
+            missed.push(l.typology.clone());
+        }
     }
-    let total: u32 = packs.values().sum();
-    let by_pack: Vec<String> = packs.iter().map(|(p, n)| format!("{p} {n}")).collect();
-    Ok(Some(format!(
-        "Ground truth: {} lists {total} planted patterns of {} typologies ({}), each with its subject and transaction ids.",
+    let mut line = format!(
+        "Ground truth ({}): the rules found {found} of the {} patterns planted in {from} to {to}.",
         path.display(),
-        typologies.len(),
-        by_pack.join(", ")
-    )))
+        labels.len()
+    );
+    if !missed.is_empty() {
+        line.push_str(&format!(" Missed: {}.", missed.join(", ")));
+    }
+    Ok(Some(line))
 }
 
 /// Removes the demo warehouse of an earlier run, but never a directory that is not a custos

@@ -3,6 +3,8 @@
 //! DDL, DML and statements such as `SET` are refused before they run. Output is a table, or
 //! CSV or JSON lines for other tools.
 
+use std::path::PathBuf;
+
 use clap::{Args, ValueEnum};
 use custos_warehouse::{ReadOnly, SessionOptions, Warehouse};
 
@@ -16,6 +18,9 @@ pub struct SqlArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
+    /// Directory whose `views/*.sql` are registered as views (missing is fine).
+    #[arg(long, default_value = "queries", value_name = "DIR")]
+    pub queries: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -33,6 +38,8 @@ pub fn run(ctx: &Context, args: SqlArgs) -> anyhow::Result<Exit> {
     };
     let batches = super::runtime()?.block_on(async {
         let session = wh.session(&options).await?;
+        // The shared views (flows, cases, ...) and name-screening functions of the rules.
+        custos_rules::prepare(&session, &args.queries).await?;
         let df = session.sql_with_options(&args.query, ReadOnly::sql_options()).await?;
         anyhow::Ok(df.collect().await?)
     })?;
