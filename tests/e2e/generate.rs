@@ -777,9 +777,16 @@ fn the_demo_loads_the_bundled_sample_with_zero_rejects() {
             Some((found, total))
         })
         .unwrap_or_else(|| panic!("no ground-truth line:\n{stdout}"));
-    assert_eq!(found.0, found.1, "the rules missed planted patterns of the sample:\n{stdout}");
+    assert_eq!(
+        found.0, found.1,
+        "the rules missed planted patterns of the sample:\n{stdout}"
+    );
     assert!(s.count("select count(*) from alerts") > 0);
-    assert!(stdout.contains("aml.lv_cash") && stdout.contains("kyc.unverified") && stdout.contains("licensing.fx_deviation"));
+    assert!(
+        stdout.contains("aml.lv_cash")
+            && stdout.contains("kyc.unverified")
+            && stdout.contains("licensing.fx_deviation")
+    );
     assert_eq!(s.count("select count(*) from quarantine"), 0);
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(repo_root().join("data/sample/generate.json")).expect("manifest"))
