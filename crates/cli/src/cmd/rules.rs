@@ -27,6 +27,20 @@ pub enum RulesCommand {
         /// Rule id, e.g. aml.lv_cash.
         id: String,
     },
+    /// The SQL exactly as a run would execute it: parameters rendered as typed literals.
+    Render {
+        /// Rule id.
+        id: String,
+        /// First day of the period.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: chrono::NaiveDate,
+        /// Last day of the period, inclusive.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        to: chrono::NaiveDate,
+        /// Parameter override, `PARAM=VALUE`; repeatable.
+        #[arg(long = "param", value_name = "PARAM=VALUE")]
+        params: Vec<String>,
+    },
     /// Load every rule, validate its metadata and parameters, and plan its SQL against the
     /// warehouse schema (an empty warehouse is made in memory when none exists). Names file
     /// and line on error.
@@ -75,6 +89,14 @@ pub fn run(ctx: &Context, args: RulesArgs) -> anyhow::Result<Exit> {
                 );
             }
             println!("\n{}", r.sql().trim());
+        }
+        RulesCommand::Render { id, from, to, params } => {
+            let r = rules
+                .get(&id)
+                .ok_or_else(|| anyhow::anyhow!("no rule {id:?}; `custos rules list` shows them"))?;
+            let resolved = super::run::resolve_params(ctx, &[r], None, &params)?;
+            let empty = std::collections::BTreeMap::new();
+            println!("{}", r.render(from, to, resolved.get(r.id()).unwrap_or(&empty))?.trim());
         }
         RulesCommand::Check => {
             let rt = super::runtime()?;
