@@ -84,6 +84,7 @@ import duckdb, json, sys, time
 spec = json.load(open(sys.argv[1]))
 con = duckdb.connect()
 con.execute("SET threads = 2")
+con.execute("SET enable_progress_bar = false")
 con.execute("SET memory_limit = '4GB'")
 for table, files in spec["files"].items():
     if files:

@@ -176,21 +176,22 @@ fn rules_find_what_the_generator_planted() {
 }
 
 /// A hand-made warehouse: one customer at each side of the cash threshold, in RMB and USD.
+/// Cash goes through the agent account AG01 of the example reference data.
 fn boundary_warehouse(s: &Scratch) {
     s.load_reference();
     let ex = crate::harness::examples();
     s.ingest("licences", &[&ex.join("licences.csv")], &[]);
     let rows = [
         // C001 deposits exactly RMB 50,000.00 over two cash-ins on one day: reportable.
-        "B1,2025-03-01T09:00:00+08:00,CASH_IN,AGENT,A006,A001,30000.00,CNY,CN,CN,SUCCESS,,,,,PIN,,,",
-        "B2,2025-03-01T15:00:00+08:00,CASH_IN,AGENT,A006,A001,20000.00,CNY,CN,CN,SUCCESS,,,,,PIN,,,",
+        "B1,2025-03-01T09:00:00+08:00,CASH_IN,AGENT,AG01,A001,30000.00,CNY,CN,CN,SUCCESS,,,,,PIN,,,",
+        "B2,2025-03-01T15:00:00+08:00,CASH_IN,AGENT,AG01,A001,20000.00,CNY,CN,CN,SUCCESS,,,,,PIN,,,",
         // C002 one cent below: not reportable.
-        "B3,2025-03-01T10:00:00+08:00,CASH_IN,AGENT,A006,A002,49999.99,CNY,CN,CN,SUCCESS,,,,,PIN,,,",
+        "B3,2025-03-01T10:00:00+08:00,CASH_IN,AGENT,AG01,A002,49999.99,CNY,CN,CN,SUCCESS,,,,,PIN,,,",
         // C004's second day: exactly 50,000 but one failed, so not reportable.
-        "B4,2025-03-02T10:00:00+08:00,CASH_OUT,AGENT,A004,A006,25000.00,CNY,CN,CN,SUCCESS,,,,,PIN,,,",
-        "B5,2025-03-02T11:00:00+08:00,CASH_OUT,AGENT,A004,A006,25000.00,CNY,CN,CN,FAILED,,,,,PIN,,,",
+        "B4,2025-03-02T10:00:00+08:00,CASH_OUT,AGENT,A004,AG01,25000.00,CNY,CN,CN,SUCCESS,,,,,PIN,,,",
+        "B5,2025-03-02T11:00:00+08:00,CASH_OUT,AGENT,A004,AG01,25000.00,CNY,CN,CN,FAILED,,,,,PIN,,,",
         // C003 (Hong Kong) deposits USD 10,000.00 exactly: reportable on the USD line.
-        "B6,2025-03-02T12:00:00+08:00,CASH_IN,AGENT,A006,A003,10000.00,USD,CN,CN,SUCCESS,,,,,PIN,,,",
+        "B6,2025-03-02T12:00:00+08:00,CASH_IN,AGENT,AG01,A003,10000.00,USD,CN,CN,SUCCESS,,,,,PIN,,,",
     ];
     let file = s.file(
         "boundary.csv",
@@ -346,4 +347,142 @@ fn a_bad_rule_is_named_with_file_and_line() {
     write("select\nfrom where");
     let err = String::from_utf8_lossy(&s.run(&["rules", "check", "--queries", qs]).stderr).into_owned();
     assert!(err.contains("bad.sql:1"), "{err}");
+}
+
+/// Runs one rule over the example reference data plus `rows` (canonical CSV lines) and
+/// returns subject -> contributing transaction ids.
+fn fixture(rule: &str, rows: &[&str]) -> BTreeMap<String, String> {
+    let s = Scratch::new();
+    s.load_reference();
+    let ex = crate::harness::examples();
+    s.ingest("licences", &[&ex.join("licences.csv")], &[]);
+    let file = s.file(
+        "fixture.csv",
+        format!("{}\n{}\n", crate::harness::TXN_HEADER, rows.join("\n")),
+    );
+    for r in s.ingest("transactions", &[&file], &[]) {
+        let (read, stored, _) = ledger(&r);
+        assert_eq!(read, stored, "fixture rows must all be stored: {r}");
+    }
+    let q = queries();
+    s.ok(&[
+        "run",
+        "--rule",
+        rule,
+        "--from",
+        "2025-03-01",
+        "--to",
+        "2025-03-05",
+        "--queries",
+        &q,
+    ]);
+    let alerts: BTreeMap<String, String> = s
+        .sql("select subject_id, array_to_string(txn_ids, ',') as ids from alerts")
+        .into_iter()
+        .map(|r| {
+            (
+                r["subject_id"].as_str().unwrap_or_default().to_string(),
+                r.get("ids").and_then(Value::as_str).unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    // Lineage: every id an alert names is a transaction of the fixture.
+    let ids: BTreeSet<&str> = rows.iter().filter_map(|r| r.split(',').next()).collect();
+    for named in alerts.values().flat_map(|v| v.split(',')).filter(|t| !t.is_empty()) {
+        assert!(
+            ids.contains(named),
+            "{rule} names {named}, which is not a fixture transaction"
+        );
+    }
+    alerts
+}
+
+const CASH: &str = "CASH_IN,AGENT,AG01";
+
+#[test]
+fn structuring_needs_three_in_the_band_within_72_hours() {
+    let row = |id: &str, ts: &str, to: &str, amount: &str| {
+        format!("{id},{ts},{CASH},{to},{amount},CNY,CN,CN,SUCCESS,,,,,PIN,,,")
+    };
+    let rows = [
+        // A001: three at exactly 90% of 50,000 within 71h59m: fires.
+        row("S1", "2025-03-01T10:00:00+08:00", "A001", "45000.00"),
+        row("S2", "2025-03-02T10:00:00+08:00", "A001", "45000.00"),
+        row("S3", "2025-03-04T09:59:00+08:00", "A001", "45000.00"),
+        // A002: one cent under the band: no.
+        row("S4", "2025-03-01T10:00:00+08:00", "A002", "44999.99"),
+        row("S5", "2025-03-02T10:00:00+08:00", "A002", "45000.00"),
+        row("S6", "2025-03-03T10:00:00+08:00", "A002", "45000.00"),
+        // A004: in the band, but the three span 72 hours and one minute: no.
+        row("S7", "2025-03-01T10:00:00+08:00", "A004", "49999.99"),
+        row("S8", "2025-03-02T10:00:00+08:00", "A004", "49999.99"),
+        row("S9", "2025-03-04T10:01:00+08:00", "A004", "49999.99"),
+    ];
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let alerts = fixture("aml.structuring_cash", &rows);
+    assert_eq!(alerts.get("C001").map(String::as_str), Some("S1,S2,S3"), "{alerts:?}");
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+}
+
+#[test]
+fn fan_in_needs_five_distinct_senders_within_a_day() {
+    let row = |id: &str, ts: &str, from: &str, to: &str| {
+        format!("{id},{ts},TRANSFER,APP,{from},{to},800.00,CNY,CN,CN,SUCCESS,,,,,PIN,,,")
+    };
+    let rows = [
+        // A001 hears from five accounts within 23h59m: fires.
+        row("F1", "2025-03-01T09:00:00+08:00", "A002", "A001"),
+        row("F2", "2025-03-01T12:00:00+08:00", "A004", "A001"),
+        row("F3", "2025-03-01T15:00:00+08:00", "A005", "A001"),
+        row("F4", "2025-03-01T18:00:00+08:00", "A007", "A001"),
+        row("F5", "2025-03-02T08:59:00+08:00", "A006", "A001"),
+        // A002 hears from four accounts, one of them twice: no.
+        row("F6", "2025-03-01T09:00:00+08:00", "A001", "A002"),
+        row("F7", "2025-03-01T10:00:00+08:00", "A004", "A002"),
+        row("F8", "2025-03-01T11:00:00+08:00", "A005", "A002"),
+        row("F9", "2025-03-01T12:00:00+08:00", "A007", "A002"),
+        row("F10", "2025-03-01T13:00:00+08:00", "A007", "A002"),
+    ];
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let alerts = fixture("aml.fan_in", &rows);
+    assert_eq!(
+        alerts.get("A001").map(String::as_str),
+        Some("F1,F2,F3,F4,F5"),
+        "{alerts:?}"
+    );
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+}
+
+#[test]
+fn kyc_rules_fire_on_the_gap_and_not_beside_it() {
+    let rows = [
+        // C006 is UNVERIFIED; C001 is verified.
+        "K1,2025-03-01T10:00:00+08:00,TRANSFER,APP,A006,A001,100.00,CNY,US,CN,SUCCESS,,,,,PIN,,,",
+        "K2,2025-03-01T11:00:00+08:00,TRANSFER,APP,A001,A002,100.00,CNY,CN,CN,SUCCESS,,,,,PIN,,,",
+    ];
+    let unverified = fixture("kyc.unverified", &rows);
+    assert_eq!(unverified.keys().collect::<Vec<_>>(), ["C006"], "{unverified:?}");
+    assert_eq!(unverified["C006"], "K1");
+    // C004's identity document expired on 2024-12-31; C002's is valid until 2026.
+    let rows = ["K3,2025-03-01T10:00:00+08:00,TRANSFER,APP,A004,A002,100.00,CNY,CN,CN,SUCCESS,,,,,PIN,,,"];
+    let expired = fixture("kyc.expired_id", &rows);
+    assert_eq!(expired.keys().collect::<Vec<_>>(), ["C004"], "{expired:?}");
+}
+
+#[test]
+fn licensing_rules_fire_outside_the_licences_only() {
+    let rows = [
+        // CN -> US: no licence covers it. CN -> HK in CNY: licensed.
+        "L1,2025-03-01T10:00:00+08:00,TRANSFER,APP,A001,EXT-US-01,100.00,CNY,CN,US,SUCCESS,,,,,PIN,,,",
+        "L2,2025-03-01T11:00:00+08:00,TRANSFER,APP,A002,EXT-HK-01,100.00,CNY,CN,HK,SUCCESS,,,,,PIN,,,",
+    ];
+    let uncovered = fixture("licensing.uncovered_corridor", &rows);
+    assert_eq!(uncovered.keys().collect::<Vec<_>>(), ["A001"], "{uncovered:?}");
+    // HKD settled in CNY: the reference is 0.9312; 3% off fires, 1.9% off does not.
+    let rows = [
+        "X1,2025-03-01T10:00:00+08:00,TRANSFER,APP,A003,A001,1000.00,HKD,HK,CN,SUCCESS,,,,,PIN,0.959136,959.14,CNY",
+        "X2,2025-03-01T11:00:00+08:00,TRANSFER,APP,EXT-HK-01,A002,1000.00,HKD,HK,CN,SUCCESS,,,,,PIN,0.9488928,948.89,CNY",
+    ];
+    let fx = fixture("licensing.fx_deviation", &rows);
+    assert_eq!(fx.keys().collect::<Vec<_>>(), ["A003"], "{fx:?}");
 }

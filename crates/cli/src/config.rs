@@ -23,6 +23,10 @@ pub struct Config {
     /// rmb_threshold = "50000"`.
     #[serde(default)]
     pub params: BTreeMap<String, BTreeMap<String, toml::Value>>,
+    /// DataFusion settings by full name, for tuning: `[datafusion]
+    /// "datafusion.execution.batch_size" = "16384"`.
+    #[serde(default)]
+    pub datafusion: BTreeMap<String, toml::Value>,
     /// Per-jurisdiction parameter sets chosen with `--profile`: `[profiles.hk."aml.lv_cash"]`.
     #[serde(default)]
     pub profiles: BTreeMap<String, BTreeMap<String, BTreeMap<String, toml::Value>>>,

@@ -21,6 +21,9 @@ pub struct SessionOptions {
     pub memory_limit: Option<usize>,
     /// Parallelism; the number of cores when `None`.
     pub target_partitions: Option<usize>,
+    /// DataFusion settings by their full names (`datafusion.execution.batch_size`), applied
+    /// after custos's own defaults.
+    pub settings: Vec<(String, String)>,
 }
 
 /// The guard for analyst and rule SQL: queries only, no DDL, DML or `SET`.
@@ -46,6 +49,12 @@ impl Warehouse {
             .with_default_catalog_and_schema("custos", "warehouse");
         if let Some(n) = options.target_partitions {
             config = config.with_target_partitions(n.max(1));
+        }
+        for (key, value) in &options.settings {
+            config
+                .options_mut()
+                .set(key, value)
+                .map_err(|e| Error::InvalidSetting(format!("DataFusion {key} = {value:?}: {e}")))?;
         }
         let mut runtime = RuntimeEnvBuilder::new();
         if let Some(limit) = options.memory_limit {

@@ -77,6 +77,20 @@ impl Context {
         }
     }
 
+    /// Session options from the configuration: memory limit and DataFusion settings.
+    pub fn session_options(&self) -> anyhow::Result<custos_warehouse::SessionOptions> {
+        Ok(custos_warehouse::SessionOptions {
+            memory_limit: self.memory_limit()?,
+            target_partitions: None,
+            settings: self
+                .config
+                .datafusion
+                .iter()
+                .map(|(k, v)| (k.clone(), crate::config::param_text(v)))
+                .collect(),
+        })
+    }
+
     pub fn memory_limit(&self) -> anyhow::Result<Option<usize>> {
         self.config
             .memory_limit

@@ -10,10 +10,10 @@ use chrono::NaiveDate;
 use clap::Args;
 use custos_model::Table;
 use custos_rules::{Rule, RuleSet};
+use custos_warehouse::Warehouse;
 use custos_warehouse::datafusion::arrow::array::{
     ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
-use custos_warehouse::{SessionOptions, Warehouse};
 
 use super::Context;
 use crate::exit::Exit;
@@ -106,10 +106,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<Exit> {
     let mut wh = Warehouse::open(&ctx.warehouse)?;
     let started = chrono::Utc::now();
     let clock = std::time::Instant::now();
-    let options = SessionOptions {
-        memory_limit: ctx.memory_limit()?,
-        target_partitions: None,
-    };
+    let options = ctx.session_options()?;
     let bar = if ctx.quiet || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {

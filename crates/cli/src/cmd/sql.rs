@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use custos_warehouse::{ReadOnly, SessionOptions, Warehouse};
+use custos_warehouse::{ReadOnly, Warehouse};
 
 use super::Context;
 use crate::exit::Exit;
@@ -32,10 +32,7 @@ pub enum OutputFormat {
 
 pub fn run(ctx: &Context, args: SqlArgs) -> anyhow::Result<Exit> {
     let wh = Warehouse::open(&ctx.warehouse)?;
-    let options = SessionOptions {
-        memory_limit: ctx.memory_limit()?,
-        target_partitions: None,
-    };
+    let options = ctx.session_options()?;
     let batches = super::runtime()?.block_on(async {
         let session = wh.session(&options).await?;
         // The shared views (flows, cases, ...) and name-screening functions of the rules.
