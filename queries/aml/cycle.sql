@@ -36,9 +36,8 @@ description = "Classes of the subject account, |-separated: personal accounts by
 ---*/
 with t as (
     select txn_id, ts, payer_account as a, payee_account as b, amount_reporting as amt
-    from transactions
-    where status = 'SUCCESS' and txn_type = 'TRANSFER' and report_date between $from and $to
-      and amount_reporting >= $min_amount
+    from transfers
+    where report_date between $from and $to and amount_reporting >= $min_amount
 ),
 hop2 as (
     select t1.a as start, t1.txn_id as i1, t2.txn_id as i2, t2.b as at, t1.ts as first_ts, t2.ts as last_ts, t2.amt as amt,

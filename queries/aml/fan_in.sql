@@ -27,8 +27,8 @@ description = "Classes of the subject account, |-separated: personal accounts by
 ---*/
 with t as (
     select txn_id, ts, payer_account, payee_account
-    from transactions
-    where status = 'SUCCESS' and txn_type = 'TRANSFER' and report_date between $from and $to
+    from transfers
+    where report_date between $from and $to
 ),
 windows as (
     select r.payee_account as account, r.ts as end_ts, count(distinct s.payer_account) as senders

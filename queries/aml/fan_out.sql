@@ -23,8 +23,8 @@ default = "8 hours"
 ---*/
 with t as (
     select txn_id, ts, payer_account, payee_account
-    from transactions
-    where status = 'SUCCESS' and txn_type = 'TRANSFER' and report_date between $from and $to
+    from transfers
+    where report_date between $from and $to
 ),
 windows as (
     select r.payer_account as account, r.ts as end_ts, count(distinct s.payee_account) as receivers

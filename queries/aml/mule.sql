@@ -33,9 +33,8 @@ description = "Cash-out at least this share of the inbound sum"
 ---*/
 with inbound as (
     select payee_account as account, txn_id, ts, payer_account, amount_reporting as amt
-    from transactions
-    where status = 'SUCCESS' and txn_type = 'TRANSFER' and amount_reporting < $max_inbound
-      and report_date between $from and $to
+    from transfers
+    where amount_reporting < $max_inbound and report_date between $from and $to
 ),
 cashout as (
     select payer_account as account, txn_id, ts, amount_reporting as amt

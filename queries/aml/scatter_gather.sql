@@ -37,9 +37,8 @@ description = "Classes of the subject account, |-separated: personal accounts by
 ---*/
 with t as (
     select txn_id, ts, payer_account as a, payee_account as b, amount_reporting as amt
-    from transactions
-    where status = 'SUCCESS' and txn_type = 'TRANSFER' and report_date between $from and $to
-      and amount_reporting >= $min_amount
+    from transfers
+    where report_date between $from and $to and amount_reporting >= $min_amount
 ),
 legs as (
     select s.a as source, s.b as mid, g.b as sink, s.txn_id as out_id, g.txn_id as fwd_id, s.ts as out_ts, g.ts as fwd_ts

@@ -12,7 +12,7 @@ severity = "high"
 subject_type = "account"
 typologies = ["kyc_class_limit"]
 owner = "compliance-engineering"
-version = 1
+version = 2
 
 [params.class_i]
 type = "money"
@@ -30,11 +30,12 @@ default = "200000"
 unit = "CNY per year"
 ---*/
 with payments as (
-    select f.account_id, f.account_class, f.txn_id, f.ts, f.report_date, f.amount_reporting,
-        case when f.account_class = 'I' then 0 else date_part('year', f.report_date) end as period
-    from flows f
-    where f.direction = 'out' and f.txn_type = 'PAYMENT' and f.account_class in ('I', 'II', 'III')
-      and f.report_date <= $to
+    select a.account_id, a.account_class, t.txn_id, t.ts, t.report_date, t.amount_reporting,
+        case when a.account_class = 'I' then 0 else date_part('year', t.report_date) end as period
+    from transactions t
+    join accounts a on a.account_id = t.payer_account
+    where t.status = 'SUCCESS' and t.txn_type = 'PAYMENT' and a.account_class in ('I', 'II', 'III')
+      and t.report_date <= $to
 ),
 running as (
     select *,

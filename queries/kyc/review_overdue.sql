@@ -11,7 +11,7 @@ severity = "medium"
 subject_type = "customer"
 typologies = ["kyc_review_overdue"]
 owner = "compliance-engineering"
-version = 1
+version = 2
 
 [params.high_cycle]
 type = "duration"
@@ -25,17 +25,32 @@ default = "730 days"
 type = "duration"
 default = "1095 days"
 ---*/
+-- Customers whose review fell due before the period ended, then their transactions.
 with due as (
     select customer_id, coalesce(last_review_at, onboarded_at) +
         case risk_rating when 'HIGH' then $high_cycle when 'MEDIUM' then $medium_cycle else $low_cycle end as due_at,
         risk_rating
     from customers
 ),
+subjects as (
+    select a.account_id, d.customer_id, d.due_at, d.risk_rating
+    from due d
+    join accounts a on a.customer_id = d.customer_id
+    where d.due_at < cast($to as timestamp) + interval '1 days' and a.account_class not in ('AGENT', 'INTERNAL')
+),
+sides as (
+    select s.*, t.txn_id, t.ts
+    from transactions t
+    join subjects s on s.account_id = t.payer_account
+    where t.status = 'SUCCESS' and t.report_date between $from and $to
+    union all
+    select s.*, t.txn_id, t.ts
+    from transactions t
+    join subjects s on s.account_id = t.payee_account
+    where t.status = 'SUCCESS' and t.report_date between $from and $to
+),
 gaps as (
-    select f.customer_id, f.txn_id, f.ts, d.due_at, d.risk_rating
-    from flows f
-    join due d on d.customer_id = f.customer_id
-    where f.report_date between $from and $to and f.ts > d.due_at
+    select * from sides where ts > due_at
 )
 select
     customer_id as subject_id,

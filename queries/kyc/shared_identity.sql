@@ -10,7 +10,7 @@ severity = "high"
 subject_type = "customer"
 typologies = ["mule"]
 owner = "compliance-engineering"
-version = 1
+version = 2
 ---*/
 with shared as (
     select id_number from customers
@@ -18,11 +18,25 @@ with shared as (
     group by id_number
     having count(*) >= 2
 ),
+subjects as (
+    select a.account_id, c.customer_id, c.id_number
+    from customers c
+    join shared s on s.id_number = c.id_number
+    join accounts a on a.customer_id = c.customer_id
+),
 holders as (
-    select c.customer_id, c.id_number from customers c join shared s on s.id_number = c.id_number
+    select distinct customer_id, id_number from subjects
 ),
 activity as (
-    select customer_id, txn_id, ts from flows where report_date between $from and $to
+    select s.customer_id, t.txn_id, t.ts
+    from transactions t
+    join subjects s on s.account_id = t.payer_account
+    where t.status = 'SUCCESS' and t.report_date between $from and $to
+    union all
+    select s.customer_id, t.txn_id, t.ts
+    from transactions t
+    join subjects s on s.account_id = t.payee_account
+    where t.status = 'SUCCESS' and t.report_date between $from and $to
 )
 select
     h.customer_id as subject_id,

@@ -171,7 +171,10 @@ impl RuleSet {
 }
 
 /// Makes a session ready for rules: registers the name-screening functions and the shared
-/// views of `<queries>/views/*.sql` (each file one `select`, named by its file stem).
+/// views of `<queries>/views/*.sql` (each file one `select`, named by its file stem). A view
+/// whose file starts with the line `-- materialize` is computed once here and kept in memory:
+/// DataFusion evaluates a view again at every reference, and several rules self-join the
+/// same small subset of a large table.
 pub async fn prepare(ctx: &custos_warehouse::datafusion::prelude::SessionContext, queries: &Path) -> Result<()> {
     names::register(ctx);
     let dir = queries.join("views");
@@ -193,13 +196,25 @@ pub async fn prepare(ctx: &custos_warehouse::datafusion::prelude::SessionContext
             path: f.clone(),
             source,
         })?;
-        // Our own files, not user input: the one place a session runs DDL.
-        let create = format!("create or replace view {name} as {sql}");
-        ctx.sql(&create).await.map_err(|e| Error::Rule {
+        let err = |e: custos_warehouse::datafusion::error::DataFusionError| Error::Rule {
             path: f.clone(),
             line: 1,
             message: e.to_string(),
-        })?;
+        };
+        if sql.trim_start().starts_with("-- materialize") {
+            let df = ctx.sql(&sql).await.map_err(err)?;
+            let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await.map_err(err)?;
+            let table =
+                custos_warehouse::datafusion::datasource::MemTable::try_new(schema, vec![batches]).map_err(err)?;
+            ctx.deregister_table(name.as_str()).map_err(err)?;
+            ctx.register_table(name.as_str(), std::sync::Arc::new(table))
+                .map_err(err)?;
+        } else {
+            // Our own files, not user input: the one place a session runs DDL.
+            let create = format!("create or replace view {name} as {sql}");
+            ctx.sql(&create).await.map_err(err)?;
+        }
     }
     Ok(())
 }
