@@ -11,7 +11,7 @@ severity = "medium"
 subject_type = "account"
 typologies = ["dormant_reactivation"]
 owner = "compliance-engineering"
-version = 1
+version = 2
 
 [params.idle]
 type = "duration"
@@ -26,10 +26,17 @@ type = "money"
 default = "10000"
 unit = "CNY"
 ---*/
-with acts as (
-    select account_id, txn_id, ts, amount_reporting
-    from flows
-    where report_date <= $to
+with own as (
+    select account_id from accounts where account_class in ('AGENT', 'INTERNAL')
+),
+acts as (
+    select payer_account as account_id, txn_id, ts, amount_reporting
+    from transactions
+    where status = 'SUCCESS' and report_date <= $to and payer_account not in (select account_id from own)
+    union all
+    select payee_account as account_id, txn_id, ts, amount_reporting
+    from transactions
+    where status = 'SUCCESS' and report_date <= $to and payee_account not in (select account_id from own)
 ),
 lagged as (
     select account_id, ts, lag(ts) over (partition by account_id order by ts) as prev_ts

@@ -14,7 +14,7 @@ severity = "critical"
 subject_type = "customer"
 typologies = ["sanctions_hit"]
 owner = "compliance-engineering"
-version = 1
+version = 2
 
 [params.min_score]
 type = "decimal"
@@ -41,8 +41,19 @@ best as (
     from scored
     where score >= cast($min_score as double)
 ),
+hit_accounts as (
+    select a.account_id, b.customer_id from best b join accounts a on a.customer_id = b.customer_id where b.rank = 1
+),
 activity as (
-    select customer_id, txn_id, ts from flows where report_date between $from and $to
+    select h.customer_id, t.txn_id, t.ts
+    from transactions t
+    join hit_accounts h on h.account_id = t.payer_account
+    where t.status = 'SUCCESS' and t.report_date between $from and $to
+    union all
+    select h.customer_id, t.txn_id, t.ts
+    from transactions t
+    join hit_accounts h on h.account_id = t.payee_account
+    where t.status = 'SUCCESS' and t.report_date between $from and $to
 )
 select
     b.customer_id as subject_id,
