@@ -90,7 +90,9 @@ for table, files in spec["files"].items():
     if files:
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({json.dumps(files)})")
 for name, sql in spec["views"]:
-    con.execute(f"CREATE VIEW {name} AS {sql}")
+    # Views custos computes once per session are computed once here too.
+    kind = "TEMP TABLE" if sql.lstrip().startswith("-- materialize") else "VIEW"
+    con.execute(f"CREATE {kind} {name} AS {sql}")
 times = {}
 for rule, sql in spec["rules"]:
     t = time.perf_counter()
@@ -175,7 +177,7 @@ def main():
     slowest = sorted(our_ms.items(), key=lambda kv: -kv[1])[:6]
     slow = ", ".join(f"{k} {v / 1000:.2f} s (DuckDB {duck_ms.get(k, [0])[0]:.2f} s)" for k, v in slowest)
     section = f"""<!-- rules-bench:start -->
-## Rules: the whole library (31 rules) over generated worlds
+## Rules: the whole library ({len(rows[-1][8])} rules) over generated worlds
 
 Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()};
 custos 0.1.0 (release build, 4 GiB memory pool), DuckDB {duckdb.__version__} (2 threads, 4 GB);
@@ -186,7 +188,8 @@ custos 0.1.0 (release build, 4 GiB memory pool), DuckDB {duckdb.__version__} (2 
 {table}
 
 custos's time includes reading stored alerts, merging and committing them with the run
-manifest; DuckDB only executes the 31 queries (results fetched). Target: custos at
+manifest; DuckDB only executes the queries (results fetched); views marked `-- materialize`
+are computed once in both. Target: custos at
 or under 0.8x DuckDB within 4 GiB. Slowest rules in custos at the largest size: {slow}.
 
 Reproduce: `pip install -r bench/requirements.txt && cargo build --release -p custos &&

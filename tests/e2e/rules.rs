@@ -486,3 +486,44 @@ fn licensing_rules_fire_outside_the_licences_only() {
     let fx = fixture("licensing.fx_deviation", &rows);
     assert_eq!(fx.keys().collect::<Vec<_>>(), ["A003"], "{fx:?}");
 }
+
+#[test]
+fn similar_amounts_and_aggregated_cash_fire_on_their_pattern_only() {
+    let t = |id: &str, ts: &str, from: &str, to: &str, amount: &str| {
+        format!("{id},{ts},TRANSFER,APP,{from},{to},{amount},CNY,CN,CN,SUCCESS,,,,,PIN,,,")
+    };
+    let rows = [
+        // A001 sends five amounts within 10% of 1,000 in a day: fires.
+        t("M1", "2025-03-01T09:00:00+08:00", "A001", "A002", "1000.00"),
+        t("M2", "2025-03-01T10:00:00+08:00", "A001", "A004", "1050.00"),
+        t("M3", "2025-03-01T11:00:00+08:00", "A001", "A002", "960.00"),
+        t("M4", "2025-03-01T12:00:00+08:00", "A001", "A004", "1090.00"),
+        t("M5", "2025-03-01T13:00:00+08:00", "A001", "A002", "1000.00"),
+        // A002 sends five, one of them 20% off: no.
+        t("M6", "2025-03-01T09:00:00+08:00", "A002", "A001", "1000.00"),
+        t("M7", "2025-03-01T10:00:00+08:00", "A002", "A004", "1000.00"),
+        t("M8", "2025-03-01T11:00:00+08:00", "A002", "A001", "1000.00"),
+        t("M9", "2025-03-01T12:00:00+08:00", "A002", "A004", "1200.00"),
+        t("M10", "2025-03-01T13:00:00+08:00", "A002", "A001", "1000.00"),
+    ];
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let similar = fixture("aml.similar_amounts", &rows);
+    assert_eq!(similar.keys().collect::<Vec<_>>(), ["A001"], "{similar:?}");
+    assert_eq!(similar["A001"], "M1,M2,M3,M4,M5");
+
+    // Cash: C001 deposits 20,000 on three days (60,000 in the window, no day at 50,000):
+    // fires. C002 deposits 49,999.99 on one day: nothing to aggregate.
+    let c = |id: &str, day: &str, to: &str, amount: &str| {
+        format!("{id},2025-03-0{day}T10:00:00+08:00,CASH_IN,AGENT,AG01,{to},{amount},CNY,CN,CN,SUCCESS,,,,,PIN,,,")
+    };
+    let rows = [
+        c("C1", "1", "A001", "20000.00"),
+        c("C2", "2", "A001", "20000.00"),
+        c("C3", "3", "A001", "20000.00"),
+        c("C4", "1", "A002", "49999.99"),
+    ];
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let aggregated = fixture("aml.aggregated_cash", &rows);
+    assert_eq!(aggregated.keys().collect::<Vec<_>>(), ["C001"], "{aggregated:?}");
+    assert_eq!(aggregated["C001"], "C1,C2,C3");
+}

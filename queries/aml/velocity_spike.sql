@@ -1,0 +1,63 @@
+/*---
+id = "aml.velocity_spike"
+title = "Outflow spike against the customer's own history"
+description = """
+A personal account whose outgoing value on one reporting day is at least three times its
+average daily outgoing value over the 30 days before (days without activity count as zero),
+and at least RMB 10,000: a sudden change of behaviour."""
+regulation = "PBOC suspicious-transaction guidance (activity inconsistent with the customer's profile)"
+source = "DOMAIN.md typologies (velocity spike / large versus own history: >= 3x the baseline)"
+severity = "low"
+subject_type = "account"
+typologies = []
+owner = "compliance-engineering"
+version = 1
+
+[params.factor]
+type = "decimal"
+default = "3"
+
+[params.baseline]
+type = "duration"
+default = "30 days"
+
+[params.min_amount]
+type = "money"
+default = "10000"
+unit = "CNY"
+---*/
+with outs as (
+    select t.payer_account as account_id, t.report_date, t.txn_id, t.ts, t.amount_reporting
+    from transactions t
+    join accounts a on a.account_id = t.payer_account
+    where t.status = 'SUCCESS' and a.account_class in ('I', 'II', 'III')
+      and t.report_date between $from - $baseline and $to
+),
+daily as (
+    select account_id, report_date, cast(sum(amount_reporting) as decimal(18, 4)) as day_out
+    from outs
+    group by account_id, report_date
+),
+baselines as (
+    select account_id, report_date, day_out,
+        coalesce(sum(day_out) over (partition by account_id order by report_date
+            range between $baseline preceding and interval '1 days' preceding), 0) as history
+    from daily
+),
+spikes as (
+    select account_id, report_date, day_out, cast(history as double) / 30.0 as average
+    from baselines
+    where report_date >= $from and day_out >= $min_amount
+      and cast(day_out as double) >= cast($factor as double) * cast(history as double) / 30.0
+)
+select
+    s.account_id as subject_id,
+    min(o.ts) as window_start,
+    max(o.ts) as window_end,
+    max(cast(s.day_out as double) / greatest(s.average, 1.0)) as score,
+    array_agg(o.txn_id) as txn_ids,
+    max(s.day_out) as day_out,
+    round(max(s.average), 2) as daily_average_before
+from spikes s
+join outs o on o.account_id = s.account_id and o.report_date = s.report_date
+group by s.account_id, s.report_date
