@@ -170,3 +170,29 @@ fn sanctions_load_from_the_original_headerless_ofac_file() {
         1
     );
 }
+
+#[test]
+fn warehouse_locations_may_be_file_urls_and_object_stores_are_refused_clearly() {
+    let s = Scratch::new();
+    s.load_reference();
+    let url = format!("file://{}", s.warehouse().display());
+    // Not `s.custos()`, which names the warehouse by its path already.
+    let bare = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_custos"));
+        c.env_remove("CUSTOS_WAREHOUSE")
+            .env_remove("CUSTOS_CONFIG")
+            .current_dir(s.dir.path());
+        c
+    };
+    let query = ["sql", "select count(*) as n from accounts", "--format", "json"];
+    let out = bare().arg("--warehouse").arg(&url).args(query).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"n\":"));
+    let out = bare()
+        .args(["--warehouse", "s3://bucket/wh", "status"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("file:// URLs"), "{err}");
+}

@@ -103,10 +103,10 @@ impl Context {
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let config = Config::load(args.config.as_deref())?;
     let warehouse = match (&args.command, args.warehouse) {
-        (_, Some(explicit)) => explicit,
+        (_, Some(explicit)) => local_path(explicit)?,
         // The demo wipes its warehouse first: never default it to the real one.
         (Command::Demo(_), None) => PathBuf::from("demo-warehouse"),
-        (_, None) => config.warehouse.clone().unwrap_or_else(|| PathBuf::from("warehouse")),
+        (_, None) => local_path(config.warehouse.clone().unwrap_or_else(|| PathBuf::from("warehouse")))?,
     };
     let ctx = Context {
         config,
@@ -124,6 +124,23 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Command::Backtest(a) => backtest::run(&ctx, a),
         Command::Snooze(a) => snooze::run(&ctx, a),
     }
+}
+
+/// The directory of a warehouse location: a path, or a `file://` URL. Object-store URLs
+/// (`s3://`, `gs://`) are refused with a clear message until the warehouse supports them.
+fn local_path(location: PathBuf) -> anyhow::Result<PathBuf> {
+    let Some(text) = location.to_str() else {
+        return Ok(location);
+    };
+    if let Some(path) = text.strip_prefix("file://") {
+        return Ok(PathBuf::from(path));
+    }
+    if let Some((scheme, _)) = text.split_once("://") {
+        anyhow::bail!(
+            "warehouse location {text}: only local directories and file:// URLs are supported, not {scheme}://"
+        );
+    }
+    Ok(location)
 }
 
 /// A tokio runtime for DataFusion work.

@@ -42,6 +42,9 @@ pub struct RunArgs {
     /// Directory of rule packs and shared views.
     #[arg(long, default_value = "queries", value_name = "DIR")]
     pub queries: PathBuf,
+    /// Rules evaluated at the same time.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub concurrency: usize,
 }
 
 /// Parameter values for each rule: defaults, then custos.toml `[params]`, then the profile,
@@ -122,14 +125,30 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<Exit> {
     let (outputs, stored, suppressions) = rt.block_on(async {
         let session = wh.session(&options).await?;
         custos_rules::prepare(&session, &args.queries).await?;
-        let mut outputs = Vec::new();
-        for r in &rules {
-            bar.set_message(r.id().to_string());
-            let overrides = params.get(r.id()).unwrap_or(&empty);
-            let out = custos_rules::evaluate(&session, r, args.from, args.to, overrides).await?;
-            outputs.push((*r, out));
+        // Rules are independent: a few at a time keep both cores busy through the serial
+        // parts of each plan (planning, Parquet footers, final aggregation).
+        let mut pending = rules.iter().enumerate();
+        let mut running = tokio::task::JoinSet::new();
+        let mut results: Vec<Option<custos_rules::RuleOutput>> = vec![None; rules.len()];
+        loop {
+            while running.len() < args.concurrency.max(1) {
+                let Some((i, r)) = pending.next() else { break };
+                let (session, rule) = (session.clone(), (*r).clone());
+                let overrides = params.get(r.id()).cloned().unwrap_or_default();
+                let (from, to) = (args.from, args.to);
+                running.spawn(async move { (i, custos_rules::evaluate(&session, &rule, from, to, &overrides).await) });
+            }
+            let Some(done) = running.join_next().await else { break };
+            let (i, out) = done?;
+            bar.set_message(rules[i].id().to_string());
             bar.inc(1);
+            results[i] = Some(out?);
         }
+        let outputs: Vec<(&Rule, custos_rules::RuleOutput)> = rules
+            .iter()
+            .zip(results)
+            .filter_map(|(r, o)| o.map(|o| (*r, o)))
+            .collect();
         let stored = custos_rules::read_alerts(&session).await?;
         let suppressions = custos_rules::read_suppressions(&session).await?;
         anyhow::Ok((outputs, stored, suppressions))
