@@ -108,6 +108,7 @@ def main():
     ap.add_argument("--days", type=int, default=60)
     ap.add_argument("--data", default="/var/tmp/custos-bench/rules")
     ap.add_argument("--custos", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "custos"))
+    ap.add_argument("--concurrency", type=int, default=1, help="rules custos evaluates at once")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args()
     custos = a.custos
@@ -141,7 +142,7 @@ def main():
         wh_run = wh + "-run"
         shutil.rmtree(wh_run, ignore_errors=True)
         shutil.copytree(wh, wh_run)
-        ct, cr, out = timed([custos, "-q", "--config", config, "--warehouse", wh_run, "run", "--from", start, "--to", end, "--queries", queries])
+        ct, cr, out = timed([custos, "-q", "--config", config, "--warehouse", wh_run, "run", "--from", start, "--to", end, "--queries", queries, "--concurrency", str(a.concurrency)])
         alerts = re.search(r"(\d+) alerts stored", out)
         custos_ms = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+\.\S+)\s+\d+\s+(\d+)$", out, re.M)}
         # The floor: one pass over the columns the suite reads.
@@ -193,7 +194,7 @@ are computed once in both. Target: custos at
 or under 0.8x DuckDB within 4 GiB. Slowest rules in custos at the largest size: {slow}.
 
 Reproduce: `pip install -r bench/requirements.txt && cargo build --release -p custos &&
-python3 bench/rules_bench.py --sizes {a.sizes}`
+python3 bench/rules_bench.py --sizes {a.sizes} --concurrency {a.concurrency}`
 <!-- rules-bench:end -->"""
     print(section)
     if a.no_write:

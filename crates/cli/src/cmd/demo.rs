@@ -79,7 +79,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Exit> {
                 params: Vec::new(),
                 profile: None,
                 queries: args.queries.clone(),
-                concurrency: 2,
+                concurrency: 1,
             },
         )?;
         if let Some(line) = ground_truth(ctx, &args.data, &args.queries, from, to)? {
