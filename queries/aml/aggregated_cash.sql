@@ -8,7 +8,7 @@ regulation = "PBOC suspicious-transaction guidance (frequent cash just under rep
 source = "DOMAIN.md typologies (aggregated significant cash: sum of smaller cash transactions over 14 or 30 days >= T)"
 severity = "medium"
 subject_type = "customer"
-typologies = []
+typologies = ["aggregated_cash"]
 owner = "compliance-engineering"
 version = 1
 

@@ -8,7 +8,7 @@ regulation = "PBOC suspicious-transaction guidance (new accounts with large flow
 source = "DOMAIN.md typologies (new account, high activity)"
 severity = "medium"
 subject_type = "account"
-typologies = []
+typologies = ["new_account_activity"]
 owner = "compliance-engineering"
 version = 1
 

@@ -8,7 +8,7 @@ regulation = "PBOC suspicious-transaction guidance"
 source = "DOMAIN.md typologies (many similar amounts: >= 5 transactions within +-10% in 24 h)"
 severity = "medium"
 subject_type = "account"
-typologies = []
+typologies = ["similar_amounts"]
 owner = "compliance-engineering"
 version = 1
 

@@ -3,15 +3,16 @@ id = "aml.velocity_spike"
 title = "Outflow spike against the customer's own history"
 description = """
 A personal account whose outgoing value on one reporting day is at least three times its
-average daily outgoing value over the 30 days before (days without activity count as zero),
-and at least RMB 10,000: a sudden change of behaviour."""
+average daily outgoing value over the 30 days before (days without outflows count as zero;
+at least three days with outflows make a baseline), and at least RMB 20,000: a sudden change
+of behaviour against the customer's own history."""
 regulation = "PBOC suspicious-transaction guidance (activity inconsistent with the customer's profile)"
 source = "DOMAIN.md typologies (velocity spike / large versus own history: >= 3x the baseline)"
 severity = "low"
 subject_type = "account"
-typologies = []
+typologies = ["velocity_spike"]
 owner = "compliance-engineering"
-version = 1
+version = 2
 
 [params.factor]
 type = "decimal"
@@ -23,8 +24,13 @@ default = "30 days"
 
 [params.min_amount]
 type = "money"
-default = "10000"
+default = "20000"
 unit = "CNY"
+
+[params.min_active_days]
+type = "count"
+default = "3"
+description = "Days with outflows in the baseline window, for a baseline to exist"
 ---*/
 with outs as (
     select t.payer_account as account_id, t.report_date, t.txn_id, t.ts, t.amount_reporting
@@ -41,13 +47,15 @@ daily as (
 baselines as (
     select account_id, report_date, day_out,
         coalesce(sum(day_out) over (partition by account_id order by report_date
-            range between $baseline preceding and interval '1 days' preceding), 0) as history
+            range between $baseline preceding and interval '1 days' preceding), 0) as history,
+        count(*) over (partition by account_id order by report_date
+            range between $baseline preceding and interval '1 days' preceding) as active_days
     from daily
 ),
 spikes as (
     select account_id, report_date, day_out, cast(history as double) / 30.0 as average
     from baselines
-    where report_date >= $from and day_out >= $min_amount
+    where report_date >= $from and day_out >= $min_amount and active_days >= $min_active_days
       and cast(day_out as double) >= cast($factor as double) * cast(history as double) / 30.0
 )
 select

@@ -8,6 +8,10 @@ use serde_json::Value;
 
 use crate::harness::{Scratch, ledger, repo_root};
 
+fn yuan(n: i64) -> i128 {
+    i128::from(n) * 10_000
+}
+
 /// Money as an integer number of ten-thousandths: exact, like the warehouse.
 fn money(s: &str) -> i128 {
     custos_model::parse_decimal(s, 4, false)
@@ -594,6 +598,69 @@ fn check(truth: &Truth, label: &Value) -> Result<(), String> {
                 let ids: BTreeSet<&String> = accounts.iter().map(|a| &truth.customer_of(a)["id_number"]).collect();
                 ensure(ids.len() == 1, format!("identity numbers {ids:?}"))?;
             }
+        }
+        "aggregated_cash" => {
+            ensure(
+                txns.iter().all(|t| t.kind == "CASH_IN" && t.payee == *subject),
+                "not all cash deposits of the subject".into(),
+            )?;
+            ensure(
+                sum(&txns) >= threshold(label),
+                format!("sum {} under the threshold", sum(&txns)),
+            )?;
+            let mut by_day: BTreeMap<NaiveDate, i128> = BTreeMap::new();
+            for t in &txns {
+                *by_day.entry(t.day()).or_default() += t.amount;
+            }
+            ensure(
+                by_day.values().all(|v| *v < threshold(label)),
+                "a single day reaches the threshold".into(),
+            )?;
+            ensure(
+                span(&txns) < chrono::Duration::days(30),
+                "spread over 30 days or more".into(),
+            )?;
+        }
+        "similar_amounts" => {
+            ensure(
+                txns.len() >= 5 && txns.iter().all(|t| t.kind == "TRANSFER" && t.payer == *subject),
+                "fewer than five transfers from the subject".into(),
+            )?;
+            ensure(
+                span(&txns) <= chrono::Duration::hours(24),
+                "spread over more than 24 hours".into(),
+            )?;
+            let (lo, hi) = (
+                txns.iter().map(|t| t.amount).min().unwrap_or(0),
+                txns.iter().map(|t| t.amount).max().unwrap_or(0),
+            );
+            ensure(
+                hi * 10 <= lo * 11,
+                format!("amounts {lo} to {hi} are not within 10% of each other"),
+            )?;
+            let receivers: BTreeSet<&String> = txns.iter().map(|t| &t.payee).collect();
+            ensure(receivers.len() < 5, "five receivers would make it a fan-out".into())?;
+        }
+        "velocity_spike" => {
+            ensure(
+                days.len() == 1 && txns.iter().all(|t| t.payer == *subject),
+                "not one day of outflows".into(),
+            )?;
+            ensure(sum(&txns) >= yuan(20_000), "under RMB 20,000".into())?;
+            let first = truth.log.first().map(|t| t.ts).ok_or("empty log")?;
+            ensure(
+                txns[0].ts - first >= chrono::Duration::days(30),
+                "no month of history before it".into(),
+            )?;
+        }
+        "new_account_activity" => {
+            let opened = ts(&truth.accounts[subject]["opened_at"]);
+            ensure(
+                txns.iter()
+                    .all(|t| t.ts - opened < chrono::Duration::days(30) && t.ts > opened),
+                "outside the first 30 days".into(),
+            )?;
+            ensure(sum(&txns) >= yuan(50_000), "moves less than RMB 50,000".into())?;
         }
         "high_risk_geography" => {
             for t in &txns {

@@ -68,6 +68,26 @@ pub const TYPOLOGIES: &[(&str, &str, &str)] = &[
         "accounts behind one device or identity collect many small transfers, then cash out",
     ),
     (
+        "aggregated_cash",
+        "aml",
+        "cash deposits of RMB 8,000 to 15,000 adding up to RMB 50,000 or more within 30 days, no day at the line",
+    ),
+    (
+        "similar_amounts",
+        "aml",
+        "five to eight transfers within 20 hours, all within 4% of one amount, to two or three people",
+    ),
+    (
+        "velocity_spike",
+        "aml",
+        "after a month of ordinary activity, one day's outgoing transfers of RMB 20,000 or more",
+    ),
+    (
+        "new_account_activity",
+        "aml",
+        "an account opened in the period moves RMB 50,000 or more within its first 30 days",
+    ),
+    (
         "high_risk_geography",
         "aml",
         "transfers with a counterparty in a FATF-listed jurisdiction",
@@ -698,6 +718,107 @@ impl Planner<'_> {
                     }
                     let sec = last + self.rng.range(1800, 12 * 3600) as u32;
                     self.emit(d0, sec, e, l);
+                }
+            }
+            "aggregated_cash" => {
+                if days < 12 {
+                    return None;
+                }
+                let a = self.person(|acc, _| acc.class != "I")?;
+                let l = self.label(typology, "", self.customer_of(a), vec![a]);
+                self.param(l, "threshold", "50000.00 CNY");
+                let span = (days - 1).min(25);
+                let start = self.day_in(0, days - span);
+                let n = self.rng.range(5, 8) as usize;
+                let mut total = 0;
+                for d in self.distinct_days(n, start, start + span) {
+                    let fen = self.rng.range(80, 151) * 10_000;
+                    total += fen;
+                    let e = self.cash(a, fen, true);
+                    let sec = self.shapes.business_second(&mut self.rng);
+                    self.emit(d, sec, e, l);
+                }
+                // Five deposits of at least 8,000 may still fall short of 50,000: top up.
+                if total < 5_000_000 {
+                    let e = self.cash(a, 5_000_000 - total + 100_000, true);
+                    let sec = self.shapes.business_second(&mut self.rng);
+                    self.emit(start + span, sec, e, l);
+                }
+            }
+            "similar_amounts" => {
+                let a = self.person(|acc, _| acc.class != "I")?;
+                let l = self.label(typology, "", Subject::Account(a), vec![a]);
+                let receivers: Vec<u32> = (0..self.rng.range(2, 4)).map(|_| self.counterparty(&[a])).collect();
+                let base = self.rng.range(80, 500) * 1_000;
+                let d = self.day_in(0, days.saturating_sub(1).max(1));
+                let sec0 = self.shapes.consumer_second(&mut self.rng).min(40_000);
+                for i in 0..self.rng.range(5, 9) as usize {
+                    // Within 4% of one amount: any two are within 10% of each other.
+                    let fen = base + base * self.rng.range(-4, 5) / 100;
+                    let e = self.transfer(a, receivers[i % receivers.len()], fen);
+                    let sec = sec0 + self.rng.range(0, 20 * 3600) as u32;
+                    self.emit(d, sec, e, l);
+                }
+            }
+            "velocity_spike" => {
+                if days < 35 {
+                    return None;
+                }
+                let a = self.person(|acc, _| acc.class != "I" && acc.activity >= 300)?;
+                let l = self.label(typology, "", Subject::Account(a), vec![a]);
+                let d = self.day_in(31, days);
+                let sec0 = self.shapes.consumer_second(&mut self.rng).min(50_000);
+                for _ in 0..self.rng.range(2, 4) {
+                    let to = self.counterparty(&[a]);
+                    let fen = self.rng.range(100, 200) * 10_000;
+                    let e = self.transfer(a, to, fen);
+                    let sec = sec0 + self.rng.range(0, 8 * 3600) as u32;
+                    self.emit(d, sec, e, l);
+                }
+            }
+            "new_account_activity" => {
+                if days < 20 {
+                    return None;
+                }
+                let opened = self.day_in(0, days - 15);
+                let name = format!(
+                    "{} {}",
+                    self.rng.pick(crate::names::CN_FAMILY),
+                    self.rng.pick(crate::names::CN_GIVEN)
+                );
+                let template = self.w.customers[self.w.accounts[self.w.domestic[0] as usize].customer as usize].clone();
+                let onboarded = instant(self.w.start + opened as Day, 10 * 3600);
+                let dob = self.w.start - self.rng.range(20 * 365, 50 * 365) as Day;
+                let c = Customer {
+                    name,
+                    dob: Some(dob),
+                    id_number: crate::world::national_id(&mut self.rng, dob),
+                    onboarded,
+                    verified_at: Some(onboarded + 1800),
+                    last_review: None,
+                    pep: false,
+                    edd_at: None,
+                    risk: "LOW",
+                    ..template
+                };
+                let c = self.w.push_customer(&mut self.rng, c);
+                let a = self.w.push_account(c, "III", Role::Domestic, "CN");
+                self.w.accounts[a as usize].used = true;
+                let l = self.label(typology, "", Subject::Account(a), vec![a]);
+                // Money in over the first days, out again days later: not a pass-through.
+                for k in 0..3u32 {
+                    let from = self.counterparty(&[a]);
+                    let fen = self.rng.range(150, 250) * 10_000;
+                    let e = self.transfer(from, a, fen);
+                    let sec = self.shapes.consumer_second(&mut self.rng);
+                    self.emit(opened + 1 + k * 2, sec, e, l);
+                }
+                for k in 0..2u32 {
+                    let to = self.counterparty(&[a]);
+                    let fen = self.rng.range(150, 200) * 10_000;
+                    let e = self.transfer(a, to, fen);
+                    let sec = self.shapes.consumer_second(&mut self.rng);
+                    self.emit(opened + 9 + k * 3, sec, e, l);
                 }
             }
             "high_risk_geography" => {

@@ -295,7 +295,7 @@ const REGIONS: &[&str] = &[
 ];
 
 /// A mainland resident identity number with its ISO 7064 MOD 11-2 check character.
-fn national_id(rng: &mut Rng, dob: Day) -> String {
+pub(crate) fn national_id(rng: &mut Rng, dob: Day) -> String {
     let mut s = String::with_capacity(18);
     s.push_str(REGIONS[rng.index(REGIONS.len())]);
     s.push_str(&date_string(dob).replace('-', ""));
