@@ -356,6 +356,7 @@ fn fixture(rule: &str, rows: &[&str]) -> BTreeMap<String, String> {
     s.load_reference();
     let ex = crate::harness::examples();
     s.ingest("licences", &[&ex.join("licences.csv")], &[]);
+    s.ingest("country-risk", &[&ex.join("country_risk.csv")], &[]);
     let file = s.file(
         "fixture.csv",
         format!("{}\n{}\n", crate::harness::TXN_HEADER, rows.join("\n")),
@@ -526,4 +527,317 @@ fn similar_amounts_and_aggregated_cash_fire_on_their_pattern_only() {
     let aggregated = fixture("aml.aggregated_cash", &rows);
     assert_eq!(aggregated.keys().collect::<Vec<_>>(), ["C001"], "{aggregated:?}");
     assert_eq!(aggregated["C001"], "C1,C2,C3");
+}
+
+/// A canonical transaction line from the parts fixtures vary.
+fn line(
+    id: &str,
+    ts: &str,
+    kind: &str,
+    from: &str,
+    to: &str,
+    amount: &str,
+    ccy: &str,
+    countries: (&str, &str),
+) -> String {
+    let channel = if kind.starts_with("CASH") { "AGENT" } else { "APP" };
+    format!(
+        "{id},{ts},{kind},{channel},{from},{to},{amount},{ccy},{},{},SUCCESS,,,,,PIN,,,",
+        countries.0, countries.1
+    )
+}
+
+fn subjects(alerts: &BTreeMap<String, String>) -> Vec<&str> {
+    alerts.keys().map(String::as_str).collect()
+}
+
+const CN: (&str, &str) = ("CN", "CN");
+
+#[test]
+fn graph_rules_fire_on_their_shape_and_not_on_a_near_miss() {
+    let ts = |h: u32| format!("2025-03-01T{h:02}:00:00+08:00");
+    // Fan-out: A001 pays five accounts within 4 hours; A002 pays five over 9 hours, so no
+    // 8-hour window holds more than four.
+    let mut rows = Vec::new();
+    for (i, to) in ["A002", "A003", "A004", "A005", "A007"].iter().enumerate() {
+        rows.push(line(
+            &format!("O{i}"),
+            &ts(8 + i as u32),
+            "TRANSFER",
+            "A001",
+            to,
+            "900.00",
+            "CNY",
+            CN,
+        ));
+    }
+    for (i, (to, hour)) in ["A001", "A003", "A004", "A005", "A007"]
+        .iter()
+        .zip([9, 11, 13, 15, 18])
+        .enumerate()
+    {
+        rows.push(line(
+            &format!("P{i}"),
+            &ts(hour),
+            "TRANSFER",
+            "A002",
+            to,
+            "900.00",
+            "CNY",
+            CN,
+        ));
+    }
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(subjects(&fixture("aml.fan_out", &r)), ["A001"]);
+
+    // A cycle A001 -> A002 -> A004 -> A001 keeping 98% a hop, and a chain that grows instead.
+    let rows = [
+        line("Y1", &ts(9), "TRANSFER", "A001", "A002", "10000.00", "CNY", CN),
+        line("Y2", &ts(13), "TRANSFER", "A002", "A004", "9800.00", "CNY", CN),
+        line(
+            "Y3",
+            "2025-03-02T10:00:00+08:00",
+            "TRANSFER",
+            "A004",
+            "A001",
+            "9600.00",
+            "CNY",
+            CN,
+        ),
+        line("Y4", &ts(9), "TRANSFER", "A003", "A006", "10000.00", "CNY", CN),
+        line("Y5", &ts(12), "TRANSFER", "A006", "A007", "12000.00", "CNY", CN),
+        line("Y6", &ts(15), "TRANSFER", "A007", "A003", "14000.00", "CNY", CN),
+    ];
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let cycles = fixture("aml.cycle", &r);
+    assert_eq!(subjects(&cycles), ["A001"]);
+    assert_eq!(cycles["A001"], "Y1,Y2,Y3");
+
+    // Pass-through: A002 passes 98% on within 5 hours; A004 passes on half.
+    let rows = [
+        line("T1", &ts(9), "TRANSFER", "A001", "A002", "10000.00", "CNY", CN),
+        line("T2", &ts(14), "TRANSFER", "A002", "A003", "9800.00", "CNY", CN),
+        line("T3", &ts(9), "TRANSFER", "A001", "A004", "10000.00", "CNY", CN),
+        line("T4", &ts(14), "TRANSFER", "A004", "A003", "5000.00", "CNY", CN),
+    ];
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(subjects(&fixture("aml.pass_through", &r)), ["A002"]);
+
+    // Mule: eight small payers then a cash-out of 90% at A001; seven payers at A002.
+    let payers = ["A002", "A003", "A004", "A005", "A006", "A007", "EXT-HK-01", "EXT-US-01"];
+    let mut rows = Vec::new();
+    for (i, p) in payers.iter().enumerate() {
+        rows.push(line(
+            &format!("U{i}"),
+            &ts(8 + i as u32),
+            "TRANSFER",
+            p,
+            "A001",
+            "1000.00",
+            "CNY",
+            CN,
+        ));
+    }
+    rows.push(line("U9", &ts(20), "CASH_OUT", "A001", "AG01", "7200.00", "CNY", CN));
+    for (i, p) in payers[..7].iter().enumerate() {
+        let p = if *p == "A002" { "A001" } else { p };
+        rows.push(line(
+            &format!("V{i}"),
+            &ts(8 + i as u32),
+            "TRANSFER",
+            p,
+            "A002",
+            "1000.00",
+            "CNY",
+            CN,
+        ));
+    }
+    rows.push(line("V9", &ts(20), "CASH_OUT", "A002", "AG01", "6300.00", "CNY", CN));
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(subjects(&fixture("aml.mule", &r)), ["A001"]);
+}
+
+#[test]
+fn large_value_transfers_follow_customer_type_and_border() {
+    let day = |d: u32| format!("2025-03-0{d}T10:00:00+08:00");
+    let rows = [
+        // Person, cross-border: C001 sends exactly 200,000 to Hong Kong; C002 one cent less.
+        line(
+            "X1",
+            &day(1),
+            "TRANSFER",
+            "A001",
+            "EXT-HK-01",
+            "200000.00",
+            "CNY",
+            ("CN", "HK"),
+        ),
+        line(
+            "X2",
+            &day(1),
+            "TRANSFER",
+            "A002",
+            "EXT-HK-01",
+            "199999.99",
+            "CNY",
+            ("CN", "HK"),
+        ),
+        // Person, domestic: C004 sends 500,000 to C001 on day 2; C002 sends 499,999.99 on day 3.
+        line("X3", &day(2), "TRANSFER", "A004", "A001", "500000.00", "CNY", CN),
+        line("X4", &day(3), "TRANSFER", "A002", "A004", "499999.99", "CNY", CN),
+        // Business: C005 pays C007 2,000,000 on day 4; C007 pays back one cent less on day 5.
+        line("X5", &day(4), "TRANSFER", "A005", "A007", "2000000.00", "CNY", CN),
+        line("X6", &day(5), "TRANSFER", "A007", "A005", "1999999.99", "CNY", CN),
+    ];
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(subjects(&fixture("aml.lv_transfer_person_cross_border", &r)), ["C001"]);
+    // Out of C004 and into C001 on day 2; C002's 499,999.99 into C004 on day 3 is not.
+    assert_eq!(
+        subjects(&fixture("aml.lv_transfer_person_domestic", &r)),
+        ["C001", "C004"]
+    );
+    assert_eq!(subjects(&fixture("aml.lv_transfer_business", &r)), ["C005", "C007"]);
+}
+
+#[test]
+fn kyc_and_licensing_fixtures_beside_their_boundaries() {
+    let t = "2025-03-01T10:00:00+08:00";
+    // Class I (A006, C006): 600 + 500 in payments passes RMB 1,000; class II A001's 90,000 does not.
+    let rows = [
+        line("Q1", t, "PAYMENT", "A006", "A005", "600.00", "CNY", ("US", "CN")),
+        line(
+            "Q2",
+            "2025-03-02T10:00:00+08:00",
+            "PAYMENT",
+            "A006",
+            "A005",
+            "500.00",
+            "CNY",
+            ("US", "CN"),
+        ),
+        line("Q3", t, "PAYMENT", "A001", "A005", "90000.00", "CNY", CN),
+    ];
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let class = fixture("kyc.class_limit", &r);
+    assert_eq!(subjects(&class), ["A006"]);
+    assert_eq!(class["A006"], "Q2", "only the payment past the limit");
+    // C004 is a PEP without EDD and overdue for review (high risk, last review 2022); C001 is neither.
+    let rows = [
+        line("Q4", t, "TRANSFER", "A004", "A001", "100.00", "CNY", CN),
+        line("Q5", t, "TRANSFER", "A001", "A002", "100.00", "CNY", CN),
+    ];
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(subjects(&fixture("kyc.pep_no_edd", &r)), ["C004"]);
+    assert_eq!(subjects(&fixture("kyc.review_overdue", &r)), ["C004"]);
+    // Foreign cards: C006 is unverified, C003 has a verified passport.
+    let rows = [
+        line("Q6", t, "TRANSFER", "A006", "A001", "100.00", "CNY", ("US", "CN")),
+        line("Q7", t, "TRANSFER", "A003", "A001", "100.00", "CNY", ("HK", "CN")),
+    ];
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(subjects(&fixture("kyc.foreign_card_no_passport", &r)), ["C006"]);
+    // Licences: US -> CN lapsed in 2024; HK -> CN is active. CN -> HK permits CNY and HKD, not
+    // USD, and caps a transaction at USD 50,000 (RMB 400,000 is over it, 300,000 under).
+    let rows = [
+        line("Q8", t, "TRANSFER", "A006", "A001", "100.00", "USD", ("US", "CN")),
+        line("Q9", t, "TRANSFER", "A003", "A001", "100.00", "HKD", ("HK", "CN")),
+        line("Q10", t, "TRANSFER", "A002", "EXT-HK-01", "100.00", "USD", ("CN", "HK")),
+        line(
+            "Q11",
+            t,
+            "TRANSFER",
+            "A004",
+            "EXT-HK-01",
+            "400000.00",
+            "CNY",
+            ("CN", "HK"),
+        ),
+        line(
+            "Q12",
+            t,
+            "TRANSFER",
+            "A001",
+            "EXT-HK-01",
+            "300000.00",
+            "CNY",
+            ("CN", "HK"),
+        ),
+    ];
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(subjects(&fixture("licensing.licence_inactive", &r)), ["A006"]);
+    assert_eq!(subjects(&fixture("licensing.currency_not_permitted", &r)), ["A002"]);
+    assert_eq!(subjects(&fixture("licensing.cap_exceeded", &r)), ["A004"]);
+}
+
+#[test]
+fn geography_devices_and_dormancy_fixtures() {
+    let t = "2025-03-01T10:00:00+08:00";
+    // Viet Nam is on the FATF list in force on the day; Hong Kong is not.
+    let rows = [
+        line("G1", t, "TRANSFER", "A001", "EXT-US-01", "1000.00", "CNY", ("CN", "VN")),
+        line("G2", t, "TRANSFER", "A002", "EXT-HK-01", "1000.00", "CNY", ("CN", "HK")),
+    ];
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(subjects(&fixture("aml.high_risk_geography", &r)), ["C001"]);
+    // One device behind C001's and C002's accounts; C004 on its own.
+    let dev = |id: &str, from: &str, device: &str| {
+        format!("{id},{t},TRANSFER,APP,{from},A007,100.00,CNY,CN,CN,SUCCESS,,,{device},,PIN,,,")
+    };
+    let rows = [
+        dev("D1", "A001", "DEV-1"),
+        dev("D2", "A002", "DEV-1"),
+        dev("D3", "A004", "DEV-2"),
+    ];
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(subjects(&fixture("aml.shared_device", &r)), ["A001", "A002"]);
+    // A001 idle since November, then 12,000 in March; A002 active in February.
+    let rows = [
+        line(
+            "W1",
+            "2024-11-01T10:00:00+08:00",
+            "TRANSFER",
+            "A001",
+            "A007",
+            "100.00",
+            "CNY",
+            CN,
+        ),
+        line(
+            "W2",
+            "2025-03-02T10:00:00+08:00",
+            "TRANSFER",
+            "A001",
+            "A007",
+            "12000.00",
+            "CNY",
+            CN,
+        ),
+        line(
+            "W3",
+            "2025-02-01T10:00:00+08:00",
+            "TRANSFER",
+            "A002",
+            "A007",
+            "100.00",
+            "CNY",
+            CN,
+        ),
+        line(
+            "W4",
+            "2025-03-02T10:00:00+08:00",
+            "TRANSFER",
+            "A002",
+            "A007",
+            "12000.00",
+            "CNY",
+            CN,
+        ),
+    ];
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let dormant = fixture("aml.dormant_reactivation", &r);
+    assert!(
+        dormant.contains_key("A001") && !dormant.contains_key("A002"),
+        "{dormant:?}"
+    );
+    assert_eq!(dormant["A001"], "W2");
 }
