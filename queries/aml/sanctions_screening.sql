@@ -14,7 +14,7 @@ severity = "critical"
 subject_type = "customer"
 typologies = ["sanctions_hit"]
 owner = "compliance-engineering"
-version = 2
+version = 3
 
 [params.min_score]
 type = "decimal"
@@ -41,30 +41,37 @@ best as (
     from scored
     where score >= cast($min_score as double)
 ),
+-- The matched customers' accounts carry the match from here on; the customers themselves
+-- are kept once with no transaction, so a listed customer without activity is reported too.
 hit_accounts as (
-    select a.account_id, b.customer_id from best b join accounts a on a.customer_id = b.customer_id where b.rank = 1
+    select a.account_id, b.customer_id, b.score, b.full_name, b.sdn_name, b.ent_num
+    from best b
+    join accounts a on a.customer_id = b.customer_id
+    where b.rank = 1
 ),
 activity as (
-    select h.customer_id, t.txn_id, t.ts
+    select h.customer_id, h.score, h.full_name, h.sdn_name, h.ent_num, t.txn_id, t.ts
     from transactions t
     join hit_accounts h on h.account_id = t.payer_account
     where t.status = 'SUCCESS' and t.report_date between $from and $to
     union all
-    select h.customer_id, t.txn_id, t.ts
+    select h.customer_id, h.score, h.full_name, h.sdn_name, h.ent_num, t.txn_id, t.ts
     from transactions t
     join hit_accounts h on h.account_id = t.payee_account
     where t.status = 'SUCCESS' and t.report_date between $from and $to
+    union all
+    select customer_id, score, full_name, sdn_name, ent_num, cast(null as varchar), cast(null as timestamp)
+    from best
+    where rank = 1
 )
 select
-    b.customer_id as subject_id,
-    coalesce(min(a.ts), cast($from as timestamp)) as window_start,
-    coalesce(max(a.ts), cast($to as timestamp)) as window_end,
-    b.score,
-    array_agg(a.txn_id) as txn_ids,
-    b.full_name as customer_name,
-    b.sdn_name as listed_name,
-    b.ent_num
-from best b
-left join activity a on a.customer_id = b.customer_id
-where b.rank = 1
-group by b.customer_id, b.score, b.full_name, b.sdn_name, b.ent_num
+    customer_id as subject_id,
+    coalesce(min(ts), cast($from as timestamp)) as window_start,
+    coalesce(max(ts), cast($to as timestamp)) as window_end,
+    score,
+    array_agg(txn_id) as txn_ids,
+    full_name as customer_name,
+    sdn_name as listed_name,
+    ent_num
+from activity
+group by customer_id, score, full_name, sdn_name, ent_num

@@ -843,3 +843,165 @@ fn geography_devices_and_dormancy_fixtures() {
     );
     assert_eq!(dormant["A001"], "W2");
 }
+
+#[test]
+fn structuring_abroad_scatter_gather_commission_and_velocity_fixtures() {
+    let day = |d: u32| format!("2025-03-0{d}T10:00:00+08:00");
+    let hk = ("CN", "HK");
+    // Three cross-border transfers at exactly 90% of RMB 200,000 on consecutive days; the
+    // same a cent under the band.
+    let rows = [
+        line("B1", &day(1), "TRANSFER", "A001", "EXT-HK-01", "180000.00", "CNY", hk),
+        line("B2", &day(2), "TRANSFER", "A001", "EXT-HK-01", "180000.00", "CNY", hk),
+        line("B3", &day(3), "TRANSFER", "A001", "EXT-HK-01", "180000.00", "CNY", hk),
+        line("B4", &day(1), "TRANSFER", "A002", "EXT-HK-01", "179999.99", "CNY", hk),
+        line("B5", &day(2), "TRANSFER", "A002", "EXT-HK-01", "180000.00", "CNY", hk),
+        line("B6", &day(3), "TRANSFER", "A002", "EXT-HK-01", "180000.00", "CNY", hk),
+    ];
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(subjects(&fixture("aml.structuring_cross_border", &r)), ["C001"]);
+    // A001 scatters to three accounts that forward 96% to A003: fires. Two forwarders: not.
+    let at = |h: u32| format!("2025-03-01T{h:02}:00:00+08:00");
+    let rows = [
+        line("S1", &at(8), "TRANSFER", "A001", "A002", "5000.00", "CNY", CN),
+        line("S2", &at(8), "TRANSFER", "A001", "A004", "5000.00", "CNY", CN),
+        line("S3", &at(8), "TRANSFER", "A001", "A006", "5000.00", "CNY", CN),
+        line("S4", &at(12), "TRANSFER", "A002", "A003", "4800.00", "CNY", CN),
+        line("S5", &at(12), "TRANSFER", "A004", "A003", "4800.00", "CNY", CN),
+        line("S6", &at(12), "TRANSFER", "A006", "A003", "4800.00", "CNY", CN),
+    ];
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(subjects(&fixture("aml.scatter_gather", &r)), ["A001"]);
+    let r: Vec<&str> = rows
+        .iter()
+        .filter(|l| !l.starts_with("S3") && !l.starts_with("S6"))
+        .map(String::as_str)
+        .collect();
+    assert!(fixture("aml.scatter_gather", &r).is_empty());
+    // Commission: 90% passed on is a cut of 10%; 96% is a whole pass-through, not this rule.
+    let rows = [
+        line("K1", &at(9), "TRANSFER", "A001", "A002", "10000.00", "CNY", CN),
+        line("K2", &at(14), "TRANSFER", "A002", "A003", "9000.00", "CNY", CN),
+        line("K3", &at(9), "TRANSFER", "A001", "A004", "10000.00", "CNY", CN),
+        line("K4", &at(14), "TRANSFER", "A004", "A003", "9600.00", "CNY", CN),
+    ];
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(subjects(&fixture("aml.pass_through_commission", &r)), ["A002"]);
+    // Velocity: A001 paid 100 on three February days, then 20,000; A002 paid 300,000 on three
+    // February days, so 20,000 is no spike for it.
+    let feb = |d: u32| format!("2025-02-{d:02}T10:00:00+08:00");
+    let rows = [
+        line("V1", &feb(10), "TRANSFER", "A001", "A007", "100.00", "CNY", CN),
+        line("V2", &feb(14), "TRANSFER", "A001", "A007", "100.00", "CNY", CN),
+        line("V3", &feb(20), "TRANSFER", "A001", "A007", "100.00", "CNY", CN),
+        line("V4", &day(2), "TRANSFER", "A001", "A007", "20000.00", "CNY", CN),
+        line("V5", &feb(10), "TRANSFER", "A002", "A007", "300000.00", "CNY", CN),
+        line("V6", &feb(14), "TRANSFER", "A002", "A007", "300000.00", "CNY", CN),
+        line("V7", &feb(20), "TRANSFER", "A002", "A007", "300000.00", "CNY", CN),
+        line("V8", &day(2), "TRANSFER", "A002", "A007", "20000.00", "CNY", CN),
+    ];
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let velocity = fixture("aml.velocity_spike", &r);
+    assert_eq!(subjects(&velocity), ["A001"]);
+    assert_eq!(velocity["A001"], "V4");
+}
+
+/// Rules about reference data: customers added beside the examples.
+#[test]
+fn screening_ownership_identity_new_accounts_and_travel_data_fixtures() {
+    let s = Scratch::new();
+    s.load_reference();
+    let ex = crate::harness::examples();
+    s.ingest("sanctions", &[&ex.join("sanctions.csv")], &[]);
+    let header_c = "customer_id,customer_type,full_name,date_of_birth,nationality,residence_country,id_type,id_number,id_expiry,kyc_status,verified_at,risk_rating,pep,edd_completed_at,last_review_at,beneficial_owner_id,onboarded_at";
+    let onb = "2024-06-01T10:00:00+08:00";
+    let customers = [
+        // A listed name (OFAC 2678, "AWDA, Abd Al Aziz") in another romanisation, and a namesake.
+        format!("C010,INDIVIDUAL,Abdul Aziz Awda,1960-01-01,CN,CN,NATIONAL_ID,X010,,VERIFIED,{onb},LOW,false,,,,{onb}"),
+        format!("C011,INDIVIDUAL,James Awda,1980-01-01,CN,CN,NATIONAL_ID,X011,,VERIFIED,{onb},LOW,false,,,,{onb}"),
+        // A company with no owner on record.
+        format!("C012,BUSINESS,Ownerless Trading Co.,,CN,CN,BUSINESS_LICENCE,X012,,VERIFIED,{onb},LOW,false,,,,{onb}"),
+        // Two customers behind one identity number.
+        format!("C013,INDIVIDUAL,Zhao Lei,1990-01-01,CN,CN,NATIONAL_ID,X013,,VERIFIED,{onb},LOW,false,,,,{onb}"),
+        format!("C014,INDIVIDUAL,Zhao Lin,1991-01-01,CN,CN,NATIONAL_ID,X013,,VERIFIED,{onb},LOW,false,,,,{onb}"),
+        // A customer without a country of residence.
+        format!("C015,INDIVIDUAL,Tam Ho,1985-01-01,HK,,PASSPORT,X015,,VERIFIED,{onb},LOW,false,,,,{onb}"),
+    ];
+    let file = s.file("more_customers.csv", format!("{header_c}\n{}\n", customers.join("\n")));
+    s.ingest("customers", &[&file], &[]);
+    let acct = |id: &str, c: &str, class: &str, opened: &str, home: &str, ccy: &str| {
+        format!("{id},{c},{class},{opened},,ACTIVE,{home},{ccy},false")
+    };
+    let accounts = [
+        acct("A010", "C010", "II", onb, "CN", "CNY"),
+        acct("A011", "C011", "II", onb, "CN", "CNY"),
+        acct("A012", "C012", "MERCHANT", onb, "CN", "CNY"),
+        // Opened ten days before the period and busy at once.
+        acct("A013", "C013", "III", "2025-02-19T10:00:00+08:00", "CN", "CNY"),
+        acct("A014", "C014", "II", onb, "CN", "CNY"),
+        acct("A015", "C015", "II", onb, "HK", "HKD"),
+    ];
+    let file = s.file(
+        "more_accounts.csv",
+        format!("account_id,customer_id,account_class,opened_at,closed_at,status,home_country,currency,foreign_card_bound\n{}\n", accounts.join("\n")),
+    );
+    s.ingest("accounts", &[&file], &[]);
+    let t = "2025-03-01T10:00:00+08:00";
+    let rows = [
+        line("R1", t, "TRANSFER", "A010", "A001", "100.00", "CNY", CN),
+        line("R2", t, "TRANSFER", "A011", "A001", "100.00", "CNY", CN),
+        line("R3", t, "TRANSFER", "A012", "A001", "100.00", "CNY", CN),
+        line("R4", t, "TRANSFER", "A002", "A013", "30000.00", "CNY", CN),
+        line(
+            "R5",
+            "2025-03-02T10:00:00+08:00",
+            "TRANSFER",
+            "A013",
+            "A004",
+            "25000.00",
+            "CNY",
+            CN,
+        ),
+        line("R6", t, "TRANSFER", "A001", "A015", "10000.00", "CNY", ("CN", "HK")),
+        line(
+            "R7",
+            t,
+            "TRANSFER",
+            "A002",
+            "EXT-HK-01",
+            "10000.00",
+            "CNY",
+            ("CN", "HK"),
+        ),
+    ];
+    let file = s.file(
+        "fixture.csv",
+        format!("{}\n{}\n", crate::harness::TXN_HEADER, rows.join("\n")),
+    );
+    s.ingest("transactions", &[&file], &[]);
+    let q = queries();
+    let fired = |rule: &str| -> Vec<String> {
+        s.ok(&[
+            "run",
+            "--rule",
+            rule,
+            "--from",
+            "2025-03-01",
+            "--to",
+            "2025-03-05",
+            "--queries",
+            &q,
+        ]);
+        s.sql(&format!(
+            "select subject_id from alerts where rule_id = '{rule}' order by subject_id"
+        ))
+        .iter()
+        .map(|r| r["subject_id"].as_str().unwrap_or_default().to_string())
+        .collect()
+    };
+    assert_eq!(fired("aml.sanctions_screening"), ["C010"]);
+    assert_eq!(fired("kyc.business_no_owner"), ["C012"]);
+    assert_eq!(fired("kyc.shared_identity"), ["C013", "C014"]);
+    assert_eq!(fired("aml.new_account_activity"), ["A013"]);
+    assert_eq!(fired("licensing.travel_rule_data"), ["A001"]);
+}
