@@ -205,7 +205,14 @@ pub struct Plan {
 /// typology lives there (KYC, sanctions) and adding the foreign counterparties it needs.
 pub fn plan(w: &mut World, seed: u64, counts: &BTreeMap<&'static str, u32>) -> Plan {
     let shapes = Shapes::new();
+    let hk = w
+        .residents
+        .iter()
+        .copied()
+        .filter(|&r| w.accounts[r as usize].home == "HK")
+        .collect();
     let mut p = Planner {
+        hk,
         rng: Rng::stream(seed, "typologies", 0),
         shapes: &shapes,
         plan: Plan {
@@ -236,6 +243,8 @@ pub fn plan(w: &mut World, seed: u64, counts: &BTreeMap<&'static str, u32>) -> P
 
 struct Planner<'a> {
     w: &'a mut World,
+    /// Residents of Hong Kong: counterparties of CN-HK corridor patterns.
+    hk: Vec<u32>,
     rng: Rng,
     shapes: &'a Shapes,
     plan: Plan,
@@ -244,6 +253,11 @@ struct Planner<'a> {
 const CN: [u8; 2] = cc("CN");
 
 impl Planner<'_> {
+    /// A Hong Kong resident, uniformly.
+    fn hk_resident(&mut self) -> u32 {
+        self.hk[self.rng.index(self.hk.len())]
+    }
+
     fn days(&self) -> u32 {
         self.w.days
     }
@@ -450,14 +464,7 @@ impl Planner<'_> {
                     }
                     "person_cross_border" => {
                         let a = self.person(|acc, _| acc.class == "III")?;
-                        let hk: Vec<u32> = self
-                            .w
-                            .residents
-                            .iter()
-                            .copied()
-                            .filter(|&r| self.w.accounts[r as usize].home == "HK")
-                            .collect();
-                        let b = *self.rng.pick(&hk);
+                        let b = self.hk_resident();
                         let total = self.rng.range(200, 300) * 100_000;
                         (a, vec![b], split(total, &mut self.rng), "200000.00 CNY")
                     }
@@ -515,14 +522,7 @@ impl Planner<'_> {
                 let l = self.label(typology, variant, self.customer_of(a), vec![a]);
                 self.param(l, "threshold", format!("{threshold}.00 CNY"));
                 let chosen: Vec<u32> = (0..k).collect();
-                let hk: Vec<u32> = self
-                    .w
-                    .residents
-                    .iter()
-                    .copied()
-                    .filter(|&r| self.w.accounts[r as usize].home == "HK")
-                    .collect();
-                let payee = *self.rng.pick(&hk);
+                let payee = self.hk_resident();
                 for off in chosen {
                     // Just under the threshold: [90% T, T), in round hundreds as people do.
                     let yuan = self.rng.range(threshold * 9 / 10 / 100, threshold / 100) * 100;
@@ -1033,14 +1033,7 @@ impl Planner<'_> {
                 }
                 let a = self.person(|acc, _| acc.class != "I")?;
                 let other = if country == "HK" {
-                    let hk: Vec<u32> = self
-                        .w
-                        .residents
-                        .iter()
-                        .copied()
-                        .filter(|&r| self.w.accounts[r as usize].home == "HK")
-                        .collect();
-                    *self.rng.pick(&hk)
+                    self.hk_resident()
                 } else {
                     self.foreigner(country)
                 };
@@ -1069,14 +1062,7 @@ impl Planner<'_> {
             }
             "licence_fx_deviation" => {
                 let a = self.person(|acc, _| acc.class != "I")?;
-                let hk: Vec<u32> = self
-                    .w
-                    .residents
-                    .iter()
-                    .copied()
-                    .filter(|&r| self.w.accounts[r as usize].home == "HK")
-                    .collect();
-                let other = *self.rng.pick(&hk);
+                let other = self.hk_resident();
                 let l = self.label(typology, "", Subject::Account(a), vec![a]);
                 self.param(l, "tolerance", "2%");
                 let n = self.rng.range(1, 4) as usize;
