@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Date32Type;
 use clap::Args;
 use custos_ingest::IngestOptions;
 use custos_model::Table;
@@ -50,24 +52,23 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Exit> {
 
     let wh = Warehouse::open(&ctx.warehouse)?;
     let rt = super::runtime()?;
-    let session = rt.block_on(wh.session(&SessionOptions::default()))?;
-    rt.block_on(custos_rules::prepare(&session, &args.queries))?;
 
     // Every rule pack over the whole period of the data.
     let period = rt.block_on(async {
+        let session = wh.session(&SessionOptions::default()).await?;
         let batches = session
-            .sql("select cast(min(report_date) as varchar) as a, cast(max(report_date) as varchar) as b from transactions")
+            .sql("select min(report_date) as first, max(report_date) as last from transactions")
             .await?
             .collect()
             .await?;
-        let text = arrow::util::pretty::pretty_format_batches(&batches)?.to_string();
-        let dates: Vec<chrono::NaiveDate> = text
-            .split(|c: char| c == '|' || c.is_whitespace())
-            .filter_map(|t| t.parse().ok())
-            .collect();
-        anyhow::Ok(dates)
+        let day = |b: &arrow::array::RecordBatch, i: usize| b.column(i).as_primitive::<Date32Type>().value_as_date(0);
+        let period = batches
+            .iter()
+            .find(|b| b.num_rows() == 1 && b.column(0).is_valid(0))
+            .and_then(|b| Some((day(b, 0)?, day(b, 1)?)));
+        anyhow::Ok(period)
     })?;
-    if let [from, to] = period[..] {
+    if let Some((from, to)) = period {
         println!("\nRunning every rule pack over {from} to {to}:\n");
         super::run::run(
             ctx,
@@ -146,7 +147,7 @@ fn ground_truth(
     if !path.exists() {
         return Ok(None);
     }
-    let labels = super::backtest::read_labels(&path)?;
+    let labels = custos_rules::read_labels(&path)?;
     let rules = custos_rules::RuleSet::load(queries)?;
     let wh = Warehouse::open(&ctx.warehouse)?;
     let alerts = super::runtime()?.block_on(async {
@@ -164,7 +165,7 @@ fn ground_truth(
             .collect();
         if alerts
             .iter()
-            .any(|a| targeting.contains(&a.rule_id.as_str()) && super::backtest::matches(a, l))
+            .any(|a| targeting.contains(&a.rule_id.as_str()) && l.matches(a))
         {
             found += 1;
         } else {

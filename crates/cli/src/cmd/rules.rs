@@ -100,7 +100,8 @@ pub fn run(ctx: &Context, args: RulesArgs) -> anyhow::Result<Exit> {
         }
         RulesCommand::Check => {
             let rt = super::runtime()?;
-            let dir = tempfile_dir()?;
+            // Without a warehouse, rules are planned against an empty one made for the check.
+            let dir = tempfile::tempdir()?;
             let wh = match Warehouse::open(&ctx.warehouse) {
                 Ok(wh) => wh,
                 Err(_) => Warehouse::create_or_open(dir.path(), &ctx.settings())?,
@@ -132,25 +133,4 @@ pub fn run(ctx: &Context, args: RulesArgs) -> anyhow::Result<Exit> {
         }
     }
     Ok(Exit::Ok)
-}
-
-/// A scratch directory for checking rules when there is no warehouse yet.
-fn tempfile_dir() -> anyhow::Result<TempDir> {
-    let path = std::env::temp_dir().join(format!("custos-rules-check-{}", std::process::id()));
-    std::fs::create_dir_all(&path)?;
-    Ok(TempDir(path))
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
