@@ -31,6 +31,7 @@
 
 mod alert;
 mod engine;
+mod labels;
 mod names;
 mod rule;
 
@@ -40,6 +41,7 @@ pub use alert::{
     Alert, MergeOutcome, Suppression, alerts_batch, merge, read_alerts, read_suppressions, suppressions_batch,
 };
 pub use engine::{RuleOutput, check, evaluate};
+pub use labels::{Label, read_labels};
 pub use names::{score as name_score, tokens as name_tokens};
 pub use rule::{BUILTINS, Meta, Param, ParamType, Rule, SUBJECT_TYPES, Severity, parse_value, placeholders};
 

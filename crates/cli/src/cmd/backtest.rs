@@ -4,10 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::Args;
-use custos_rules::{Alert, RuleSet};
+use custos_rules::{Label, RuleSet};
 use custos_warehouse::{SessionOptions, Warehouse};
 
 use super::Context;
@@ -32,45 +31,6 @@ pub struct BacktestArgs {
     /// Directory of rule packs and shared views.
     #[arg(long, default_value = "queries", value_name = "DIR")]
     pub queries: PathBuf,
-}
-
-/// A planted pattern, as far as matching alerts goes.
-pub struct Label {
-    pub typology: String,
-    pub ids: BTreeSet<String>,
-    pub txns: BTreeSet<String>,
-}
-
-/// Reads the labels the generator wrote.
-pub fn read_labels(path: &std::path::Path) -> anyhow::Result<Vec<Label>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let v: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("{}:{}", path.display(), i + 1))?;
-        let strings = |key: &str| -> BTreeSet<String> {
-            v[key]
-                .as_array()
-                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
-                .unwrap_or_default()
-        };
-        let mut ids = strings("accounts");
-        ids.extend(strings("customers"));
-        if let Some(s) = v["subject_id"].as_str() {
-            ids.insert(s.to_string());
-        }
-        out.push(Label {
-            typology: v["typology"].as_str().unwrap_or_default().to_string(),
-            ids,
-            txns: strings("txn_ids"),
-        });
-    }
-    Ok(out)
-}
-
-/// Whether an alert is about a planted pattern: the same subject, or shared transactions.
-pub fn matches(alert: &Alert, label: &Label) -> bool {
-    label.ids.contains(&alert.subject_id) || alert.txn_ids.iter().any(|t| label.txns.contains(t))
 }
 
 pub fn run(ctx: &Context, args: BacktestArgs) -> anyhow::Result<Exit> {
@@ -99,7 +59,7 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> anyhow::Result<Exit> {
             })
             .collect();
     }
-    let labels = args.labels.as_deref().map(read_labels).transpose()?;
+    let labels = args.labels.as_deref().map(custos_rules::read_labels).transpose()?;
     let targets: Vec<&Label> = labels
         .iter()
         .flatten()
@@ -147,10 +107,10 @@ pub fn run(ctx: &Context, args: BacktestArgs) -> anyhow::Result<Exit> {
         };
         let (precision, recall) = match &labels {
             Some(all) if !out.alerts.is_empty() || !targets.is_empty() => {
-                let tp = out.alerts.iter().filter(|a| all.iter().any(|l| matches(a, l))).count();
+                let tp = out.alerts.iter().filter(|a| all.iter().any(|l| l.matches(a))).count();
                 let found = targets
                     .iter()
-                    .filter(|l| out.alerts.iter().any(|a| matches(a, l)))
+                    .filter(|l| out.alerts.iter().any(|a| l.matches(a)))
                     .count();
                 (
                     if out.alerts.is_empty() {
