@@ -23,12 +23,14 @@
 #![deny(missing_docs)]
 
 mod decimal;
+mod period;
 mod reason;
 mod reference;
 mod table;
 mod vocab;
 
 pub use decimal::{Decimal, DecimalError, parse_decimal};
+pub use period::{Period, PeriodError, PeriodKind};
 pub use reason::Reason;
 pub use reference::{country_alpha3, currency_minor_units, is_country};
 pub use table::{AMOUNT_PRECISION, AMOUNT_SCALE, Column, FieldType, Origin, RATE_PRECISION, RATE_SCALE, Table};

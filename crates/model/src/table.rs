@@ -264,6 +264,18 @@ const SUPPRESSIONS: &[Column] = &[
     derived("expires_on", T::Date, true),
 ];
 
+// An officer's decision on a case. The latest decision of a case stands; earlier ones stay
+// as its history. ESCALATE puts the case into the next suspicious-transaction filing;
+// FALSE_POSITIVE and NO_ACTION close it, and feed the false-positive rate per rule.
+const CASE_DECISIONS: &[Column] = &[
+    derived("decision_id", T::Text, true),
+    derived("case_id", T::Text, true),
+    derived("decision", T::Text, true),
+    derived("reason", T::Text, true),
+    derived("author", T::Text, true),
+    derived("decided_at", T::Timestamp, true),
+];
+
 // Layout of the FATF jurisdictions list (`as_of` is the plenary date from which it applies).
 const COUNTRY_RISK: &[Column] = &[
     input("as_of", T::Date, true),
@@ -351,6 +363,8 @@ pub enum Table {
     RuleRuns,
     /// Snoozed (rule, subject) pairs.
     Suppressions,
+    /// Officers' decisions on cases: escalate to a filing, or close.
+    CaseDecisions,
 }
 
 impl Table {
@@ -382,6 +396,7 @@ impl Table {
         Table::Alerts,
         Table::RuleRuns,
         Table::Suppressions,
+        Table::CaseDecisions,
     ];
 
     /// The SQL table name.
@@ -400,6 +415,7 @@ impl Table {
             Table::Alerts => "alerts",
             Table::RuleRuns => "rule_runs",
             Table::Suppressions => "suppressions",
+            Table::CaseDecisions => "case_decisions",
         }
     }
 
@@ -434,6 +450,7 @@ impl Table {
             Table::Alerts => ALERTS,
             Table::RuleRuns => RULE_RUNS,
             Table::Suppressions => SUPPRESSIONS,
+            Table::CaseDecisions => CASE_DECISIONS,
         }
     }
 
@@ -457,6 +474,7 @@ impl Table {
             Table::Alerts => &["alert_id"],
             Table::RuleRuns => &["run_id"],
             Table::Suppressions => &["suppression_id"],
+            Table::CaseDecisions => &["decision_id"],
             Table::Quarantine | Table::IngestLedger => &[],
         }
     }
