@@ -30,6 +30,46 @@ pub struct Config {
     /// Per-jurisdiction parameter sets chosen with `--profile`: `[profiles.hk."aml.lv_cash"]`.
     #[serde(default)]
     pub profiles: BTreeMap<String, BTreeMap<String, BTreeMap<String, toml::Value>>>,
+    /// Filings: the reporting entity, the goAML FIU, and the filing calendar.
+    #[serde(default)]
+    pub filing: FilingConfig,
+}
+
+/// `[filing]`: who files, to which FIU schema, and when.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilingConfig {
+    /// The reporting entity and its reporting officer.
+    pub entity: Option<custos_report::Entity>,
+    /// The goAML FIU filed to.
+    #[serde(default)]
+    pub goaml: GoamlConfig,
+    /// What is filed when: `[[filing.schedule]]`.
+    #[serde(default)]
+    pub schedule: Vec<custos_filing::Schedule>,
+    /// Days that are not working days besides weekends.
+    #[serde(default)]
+    pub holidays: Vec<chrono::NaiveDate>,
+}
+
+/// `[filing.goaml]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoamlConfig {
+    /// FIU profile: a file stem under reports/goaml/fiu/.
+    pub fiu: Option<String>,
+    /// The FIU's XSD, which every goAML report is validated against before it is filed.
+    pub schema: Option<PathBuf>,
+}
+
+impl FilingConfig {
+    /// The filing calendar.
+    pub fn calendar(&self) -> custos_filing::Calendar {
+        custos_filing::Calendar {
+            schedule: self.schedule.clone(),
+            holidays: self.holidays.clone(),
+        }
+    }
 }
 
 /// A TOML value as the text a rule parameter parses (`50000`, `"24 hours"`, `0.7`).
@@ -61,6 +101,12 @@ impl Config {
         {
             config.warehouse = Some(dir.join(wh));
         }
+        if let (Some(schema), Some(dir)) = (&config.filing.goaml.schema, path.parent())
+            && schema.is_relative()
+        {
+            config.filing.goaml.schema = Some(dir.join(schema));
+        }
+        config.filing.calendar().validate()?;
         Ok(config)
     }
 }

@@ -14,6 +14,8 @@ pub enum Exit {
     /// 3: at least one file had more rejected rows than `--max-reject` allows and was not
     /// ingested.
     Rejected,
+    /// 4: `custos verify` found the filing ledger or a filed file altered.
+    Tampered,
 }
 
 impl From<Exit> for ExitCode {
@@ -23,9 +25,11 @@ impl From<Exit> for ExitCode {
             Exit::Failure => 1,
             Exit::Usage => 2,
             Exit::Rejected => 3,
+            Exit::Tampered => 4,
         })
     }
 }
 
 pub const HELP: &str = "Exit codes: 0 done; 1 error (unreadable input, bad header, warehouse failure); \
-2 bad usage; 3 a file had more rejected rows than --max-reject allows and was not ingested.";
+2 bad usage; 3 a file had more rejected rows than --max-reject allows and was not ingested; \
+4 verify found the filing ledger or a filed file altered.";

@@ -1,14 +1,18 @@
 //! Command-line interface: global options and the dispatch to one module per subcommand.
 
 mod backtest;
+mod case;
 mod demo;
+mod file;
 mod generate;
 mod ingest;
+mod report;
 mod rules;
 mod run;
 mod snooze;
 mod sql;
 mod status;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -54,6 +58,14 @@ pub enum Command {
     Backtest(backtest::BacktestArgs),
     /// Hold back a rule's alerts for a subject, with a reason, until a day.
     Snooze(snooze::SnoozeArgs),
+    /// Record an officer's decision on a case (escalate, close), or list cases.
+    Case(case::CaseArgs),
+    /// Render a filing or report for a period, validated, without filing it.
+    Report(report::ReportArgs),
+    /// List filings due, or file a period: render, validate, package, and append to the ledger.
+    File(file::FileArgs),
+    /// Recompute every hash of the filing ledger and the filed files; name what was altered.
+    Verify(verify::VerifyArgs),
     /// Write a synthetic transaction log and reference data with labelled typologies.
     Generate(generate::GenerateArgs),
     /// Load the bundled sample (data/sample) into a fresh warehouse (./demo-warehouse unless
@@ -123,6 +135,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         Command::Run(a) => run::run(&ctx, a),
         Command::Backtest(a) => backtest::run(&ctx, a),
         Command::Snooze(a) => snooze::run(&ctx, a),
+        Command::Case(a) => case::run(&ctx, a),
+        Command::Report(a) => report::run(&ctx, a),
+        Command::File(a) => file::run(&ctx, a),
+        Command::Verify(a) => verify::run(&ctx, a),
     }
 }
 

@@ -1,0 +1,173 @@
+//! Schema validation with xmllint (libxml2), the validator regulators' own tooling uses.
+//!
+//! custos does not embed an XSD engine: it hands the document and the configured schema to
+//! `xmllint --schema` and turns its messages into the failing element path and reason.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use crate::{Error, Result};
+
+/// One schema violation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Line in the document.
+    pub line: usize,
+    /// Element path from the root, e.g. `/report/transaction[2]/amount_local`.
+    pub path: String,
+    /// xmllint's reason.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}: {}", self.line, self.path, self.reason)
+    }
+}
+
+/// Validates `xml` against the schema at `xsd`. `Ok(vec![])` means valid.
+pub fn validate_xml(xml: &[u8], xsd: &Path, name: &str) -> Result<Vec<Violation>> {
+    if !xsd.is_file() {
+        return Err(Error::Schema(format!("schema {} does not exist", xsd.display())));
+    }
+    let dir = tempfile_dir()?;
+    let doc = dir.join(sanitize(name));
+    std::fs::write(&doc, xml).map_err(|source| Error::Io {
+        path: doc.clone(),
+        source,
+    })?;
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--nonet")
+        .arg("--schema")
+        .arg(xsd)
+        .arg(&doc)
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = out.map_err(|e| {
+        Error::Schema(format!(
+            "cannot run xmllint ({e}); install libxml2-utils (Debian) or libxml2 (Homebrew) to validate filings"
+        ))
+    })?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        return Ok(Vec::new());
+    }
+    let violations = parse_messages(&stderr, xml);
+    if violations.is_empty() {
+        return Err(Error::Schema(format!("xmllint failed: {}", stderr.trim())));
+    }
+    Ok(violations)
+}
+
+/// xmllint prints `file:LINE: element NAME: Schemas validity error : Element 'x': reason`.
+fn parse_messages(stderr: &str, xml: &[u8]) -> Vec<Violation> {
+    let text = String::from_utf8_lossy(xml);
+    stderr
+        .lines()
+        .filter(|l| l.contains("validity error") || l.contains("parser error"))
+        .map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let _file = parts.next();
+            let line: usize = parts.next().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
+            let reason = l.split_once("error : ").map_or(l, |(_, r)| r).trim().to_string();
+            Violation {
+                line,
+                path: element_path(&text, line),
+                reason,
+            }
+        })
+        .collect()
+}
+
+/// The path of the element that starts on `line`, by a light scan of the document: start
+/// and end tags counted per parent, good enough to point a reader at the element.
+fn element_path(doc: &str, line: usize) -> String {
+    // Open elements: (segment as printed, counts of child names seen so far).
+    let mut open: Vec<(String, String, BTreeMap<String, usize>)> = Vec::new();
+    let mut root_counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut found: Option<String> = None;
+    let mut current_line = 1;
+    let mut rest = doc;
+    let joined = |open: &[(String, String, BTreeMap<String, usize>)]| {
+        open.iter().map(|(_, seg, _)| format!("/{seg}")).collect::<String>()
+    };
+    while let Some(lt) = rest.find('<') {
+        current_line += rest[..lt].matches('\n').count();
+        if current_line > line {
+            break;
+        }
+        let after = &rest[lt + 1..];
+        let gt = after.find('>').unwrap_or(after.len());
+        let tag = &after[..gt];
+        current_line += tag.matches('\n').count();
+        rest = &after[gt.min(after.len())..];
+        if tag.starts_with('?') || tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            if open.last().is_some_and(|(n, _, _)| n == name.trim()) {
+                open.pop();
+            }
+            continue;
+        }
+        let name: String = tag.chars().take_while(|c| !c.is_whitespace() && *c != '/').collect();
+        let counts = match open.last_mut() {
+            Some((_, _, m)) => m,
+            None => &mut root_counts,
+        };
+        let n = counts.entry(name.clone()).or_insert(0);
+        *n += 1;
+        let seg = if *n > 1 { format!("{name}[{n}]") } else { name.clone() };
+        if current_line == line {
+            found = Some(format!("{}/{seg}", joined(&open)));
+        }
+        if !tag.ends_with('/') {
+            open.push((name, seg, BTreeMap::new()));
+        }
+    }
+    found.unwrap_or_else(|| {
+        let p = joined(&open);
+        if p.is_empty() { "/".to_string() } else { p }
+    })
+}
+
+fn sanitize(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() { "document.xml".into() } else { s }
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "custos-validate-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paths_count_siblings() {
+        let doc = "<?xml version=\"1.0\"?>\n<report>\n<t>\n<a>1</a>\n</t>\n<t>\n<a>x</a>\n</t>\n</report>\n";
+        assert_eq!(super::element_path(doc, 7), "/report/t[2]/a");
+        assert_eq!(super::element_path(doc, 2), "/report");
+    }
+}

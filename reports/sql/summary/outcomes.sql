@@ -1,0 +1,25 @@
+-- Per rule: what officers decided about the cases its alerts are in (the latest decision
+-- per case), and how many of those cases were filed. `$filed_cases` lists the cases in
+-- filed suspicious-transaction reports, from the filing ledger.
+with latest as (
+    select case_id, decision,
+           row_number() over (partition by case_id order by decided_at desc, decision_id desc) as rn
+    from case_decisions
+),
+a as (
+    select a.rule_id, a.case_id, l.decision
+    from alerts a
+    left join latest l on l.case_id = a.case_id and l.rn = 1
+    where a.window_start >= $from_ts and a.window_start < $to_ts
+)
+select
+    rule_id,
+    count(*) as alerts,
+    sum(case when decision is null then 1 else 0 end) as undecided,
+    sum(case when decision = 'FALSE_POSITIVE' then 1 else 0 end) as false_positive,
+    sum(case when decision = 'NO_ACTION' then 1 else 0 end) as no_action,
+    sum(case when decision = 'ESCALATE' then 1 else 0 end) as escalated,
+    sum(case when case_id in ($filed_cases) then 1 else 0 end) as filed
+from a
+group by rule_id
+order by rule_id
