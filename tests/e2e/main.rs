@@ -3,6 +3,7 @@
 //! One test binary (one link of DataFusion); each module covers one concern.
 
 mod cli;
+mod filings;
 mod generate;
 mod harness;
 mod ingest_crash;

@@ -7,16 +7,16 @@ use serde_json::Value;
 
 use crate::harness::{Scratch, ledger, repo_root};
 
-fn queries() -> String {
+pub(crate) fn queries() -> String {
     repo_root().join("queries").display().to_string()
 }
 
-fn run(s: &Scratch, from: &str, to: &str) -> String {
+pub(crate) fn run(s: &Scratch, from: &str, to: &str) -> String {
     let q = queries();
     s.ok(&["run", "--from", from, "--to", to, "--queries", &q])
 }
 
-fn load_dir(s: &Scratch, dir: &std::path::Path) {
+pub(crate) fn load_dir(s: &Scratch, dir: &std::path::Path) {
     for (kind, file) in [
         ("fx-rates", "fx_rates.csv"),
         ("country-risk", "country_risk.csv"),

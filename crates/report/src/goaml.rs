@@ -32,6 +32,13 @@ pub struct FiuProfile {
     pub tax_reg_number: String,
     /// The FIU's "unknown" code.
     pub unknown: String,
+    /// Whether our own customers go in the client forms (`t_from_my_client`, ...). An FIU
+    /// whose client forms require data custos does not hold (phones, e-mail, employer)
+    /// gets every party in the non-client form instead.
+    #[serde(default = "yes")]
+    pub client_forms: bool,
+    /// address_type of the reporting entity's business address.
+    pub address_type: String,
     /// Account status codes by custos status.
     #[serde(default)]
     pub account_status: BTreeMap<String, String>,
@@ -54,6 +61,10 @@ pub struct FiuProfile {
     pub default_indicators: Vec<String>,
     /// Indicators of large-value reports.
     pub large_value_indicators: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl FiuProfile {
@@ -206,6 +217,7 @@ pub struct Report {
     fiu_ref_number: Option<String>,
     submission_date: String,
     currency_local: String,
+    address_type: String,
     rentity_id: u32,
     rentity_branch: String,
     entity: Entity,
@@ -247,6 +259,7 @@ impl Header<'_> {
             fiu_ref_number: self.corrects.map(str::to_string),
             submission_date: format!("{}T00:00:00", self.as_of.format("%Y-%m-%d")),
             currency_local: self.currency_local.to_string(),
+            address_type: self.fiu.address_type.clone(),
             rentity_id,
             rentity_branch: self.entity.branch.clone(),
             entity: self.entity.clone(),
@@ -390,7 +403,7 @@ impl<'a> Builder<'a> {
         // of a cash transaction is the customer as a person, not the agent's account.
         if cash_in && let Some(p) = to.account.as_ref().and_then(|a| a.signatory.clone()) {
             from = Party {
-                my_client: to.my_client && p.complete,
+                my_client: to.my_client && p.complete && self.header.fiu.client_forms,
                 form: "person".into(),
                 funds_code: from.funds_code,
                 country: text(r, "payer_country").to_string(),
@@ -402,7 +415,7 @@ impl<'a> Builder<'a> {
         }
         if cash_out && let Some(p) = from.account.as_ref().and_then(|a| a.signatory.clone()) {
             to = Party {
-                my_client: from.my_client && p.complete,
+                my_client: from.my_client && p.complete && self.header.fiu.client_forms,
                 form: "person".into(),
                 funds_code: to.funds_code,
                 country: text(r, "payee_country").to_string(),
@@ -467,8 +480,9 @@ impl<'a> Builder<'a> {
         // A client account in goAML needs a holder with full identification; a business
         // account's holder is its beneficial owner, whom the transaction rows do not carry,
         // so business accounts and anything incomplete go in the non-client form.
-        let my_client = ours && person.as_ref().is_some_and(|p| p.complete) && !f("opened_at").is_empty();
-        if ours && !my_client && class != "AGENT" && class != "INTERNAL" {
+        let my_client =
+            fiu.client_forms && ours && person.as_ref().is_some_and(|p| p.complete) && !f("opened_at").is_empty();
+        if fiu.client_forms && ours && !my_client && class != "AGENT" && class != "INTERNAL" {
             self.warnings.push(format!(
                 "{reference}: account {account_id} is ours but its holder lacks what goAML requires of a client (full identification or a natural-person holder); reported in the non-client form"
             ));
