@@ -24,6 +24,8 @@
 pub mod goaml;
 pub mod pboc;
 pub mod rows;
+#[cfg(test)]
+mod snapshots;
 pub mod summary;
 mod text;
 mod validate;
