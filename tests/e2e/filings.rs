@@ -354,6 +354,10 @@ fn filings_render_validate_file_correct_and_verify() {
         "{due}"
     );
     assert!(ok(&s, &cfg, &["verify"]).contains("intact"));
+    // The example configuration parses and its calendar works on this warehouse.
+    let example = repo_root().join("custos.example.toml").display().to_string();
+    let due = ok(&s, &example, &["file", "--due", "--as-of", "2025-01-10"]);
+    assert!(due.contains("pboc-hvtr") && due.contains("2025-01-02"), "{due}");
 
     // Late data: a large cash deposit in January arrives after filing. The correction is a
     // DHTR citing the original, adding the new record; the STR correction cites its original.
