@@ -329,24 +329,31 @@ fn filings_render_validate_file_correct_and_verify() {
     }
 
     // File January; filing twice is refused; the calendar sees February overdue.
-    let mut args = vec![
-        "file",
-        "--period",
-        "2025-01",
-        "--kind",
-        "pboc-hvtr",
-        "--kind",
-        "goaml-str",
-        "--as-of",
-        "2025-02-07",
-    ];
-    args.extend(common);
-    let filed = ok(&s, &cfg, &args);
+    // `custos file` for January's HVTR and STRs, with more arguments.
+    let file_january = |more: &[&str]| {
+        let mut args = vec![
+            "file",
+            "--period",
+            "2025-01",
+            "--kind",
+            "pboc-hvtr",
+            "--kind",
+            "goaml-str",
+        ];
+        args.extend(more);
+        args.extend(common);
+        custos(&s, &cfg, &args)
+    };
+    let stdout = |o: std::process::Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let filed = stdout(file_january(&["--as-of", "2025-02-07"]));
     assert!(
         filed.contains("filed PBOC-HVTR-2025-01") && filed.contains("filed GOAML-STR-2025-01"),
         "{filed}"
     );
-    let again = custos(&s, &cfg, &args);
+    let again = file_january(&["--as-of", "2025-02-07"]);
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("--correct"));
     let due = ok(&s, &cfg, &["file", "--due", "--as-of", "2025-03-20"]);
     assert!(
@@ -378,20 +385,7 @@ fn filings_render_validate_file_correct_and_verify() {
     );
     s.ingest("transactions", &[&late], &[]);
     run(&s, "2025-01-01", "2025-03-01");
-    let mut args = vec![
-        "file",
-        "--period",
-        "2025-01",
-        "--kind",
-        "pboc-hvtr",
-        "--kind",
-        "goaml-str",
-        "--correct",
-        "--as-of",
-        "2025-02-20",
-    ];
-    args.extend(common);
-    let corrected = ok(&s, &cfg, &args);
+    let corrected = stdout(file_january(&["--correct", "--as-of", "2025-02-20"]));
     assert!(
         corrected.contains("filed PBOC-HVTR-2025-01-C1") && corrected.contains("correction of PBOC-HVTR-2025-01"),
         "{corrected}"
