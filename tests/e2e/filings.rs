@@ -288,6 +288,37 @@ fn filings_render_validate_file_correct_and_verify() {
             assert!(xml.contains("<CATI>"), "January has large-value records: {xml}");
         }
     }
+    // A report that does not validate is refused, naming the element's path and the reason:
+    // here an FIU profile with a gender code the schema does not know.
+    let broken = s.dir.path().join("reports-broken");
+    copy_dir(&repo_root().join("reports"), &broken);
+    let profile = broken.join("goaml/fiu/uae-5.0.2.toml");
+    let text = std::fs::read_to_string(&profile).expect("profile");
+    std::fs::write(&profile, text.replace("gender = \"-\"", "gender = \"Q\"")).expect("write");
+    let b = broken.display().to_string();
+    let refused = custos(
+        &s,
+        &cfg,
+        &[
+            "report",
+            "goaml-str",
+            "--period",
+            "2025-01",
+            "--reports",
+            &b,
+            "--queries",
+            &q,
+        ],
+    );
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "an invalid report must not be written");
+    assert!(
+        said.contains("does not validate")
+            && said.contains("/report/transaction")
+            && said.contains("/gender: Element 'gender'"),
+        "{said}"
+    );
+
     // The summary is self-contained and renders in Chromium without console errors.
     let html = files(&s.dir.path().join("officer-summary-a")).remove(0);
     let page = std::fs::read_to_string(&html).unwrap_or_default();
@@ -445,6 +476,18 @@ fn filings_render_validate_file_correct_and_verify() {
             && said.contains("GOAML-STR-2025-01: a filing package the ledger does not list"),
         "{said}"
     );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir").filter_map(|e| e.ok()) {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
+        }
+    }
 }
 
 /// Loads a page in headless Chromium and fails on any console message (errors, uncaught

@@ -568,32 +568,12 @@ fn check(xml: &[u8], schema: &Path, name: &str) -> Result<()> {
 
 /// Registers the views under `reports/sql/views/` (e.g. `txn_parties`) on the session.
 pub async fn register_views(reports: &Reports, ctx: &SessionContext) -> Result<()> {
-    let dir = reports.sql("views");
-    let Ok(read) = std::fs::read_dir(&dir) else {
-        return Ok(());
-    };
-    let mut files: Vec<PathBuf> = read
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-        .collect();
-    files.sort();
-    for f in files {
-        let name = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        if ctx.table_exist(name.as_str()).unwrap_or(false) {
-            continue;
-        }
-        let sql = std::fs::read_to_string(&f).map_err(|source| Error::Io {
-            path: f.clone(),
-            source,
-        })?;
-        let err = |e: custos_warehouse::datafusion::error::DataFusionError| Error::Query {
-            path: f.clone(),
+    custos_rules::register_views(ctx, &reports.sql("views"))
+        .await
+        .map_err(|e| Error::Query {
+            path: reports.sql("views"),
             message: e.to_string(),
-        };
-        let view = ctx.sql(&sql).await.map_err(err)?.into_view();
-        ctx.register_table(name.as_str(), view).map_err(err)?;
-    }
-    Ok(())
+        })
 }
 
 /// Lower-case hex.

@@ -72,18 +72,25 @@ fn parse_messages(stderr: &str, xml: &[u8]) -> Vec<Violation> {
             let _file = parts.next();
             let line: usize = parts.next().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
             let reason = l.split_once("error : ").map_or(l, |(_, r)| r).trim().to_string();
+            // The element xmllint names (`Element 'id_number': ...`), to find it on its line:
+            // a template may put several elements on one line.
+            let element = reason
+                .strip_prefix("Element '")
+                .and_then(|r| r.split_once('\''))
+                .map(|(name, _)| name.rsplit('}').next().unwrap_or(name).to_string());
             Violation {
                 line,
-                path: element_path(&text, line),
+                path: element_path(&text, line, element.as_deref()),
                 reason,
             }
         })
         .collect()
 }
 
-/// The path of the element that starts on `line`, by a light scan of the document: start
-/// and end tags counted per parent, good enough to point a reader at the element.
-fn element_path(doc: &str, line: usize) -> String {
+/// The path of the element named `element` (or the last element) that starts on `line`, by
+/// a light scan of the document: start and end tags counted per parent, good enough to point
+/// a reader at the element.
+fn element_path(doc: &str, line: usize, element: Option<&str>) -> String {
     // Open elements: (segment as printed, counts of child names seen so far).
     let mut open: Vec<(String, String, BTreeMap<String, usize>)> = Vec::new();
     let mut root_counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -120,8 +127,12 @@ fn element_path(doc: &str, line: usize) -> String {
         let n = counts.entry(name.clone()).or_insert(0);
         *n += 1;
         let seg = if *n > 1 { format!("{name}[{n}]") } else { name.clone() };
-        if current_line == line {
+        if current_line == line && (found.is_none() || element.is_none()) {
             found = Some(format!("{}/{seg}", joined(&open)));
+        }
+        if current_line == line && element == Some(name.as_str()) {
+            found = Some(format!("{}/{seg}", joined(&open)));
+            break;
         }
         if !tag.ends_with('/') {
             open.push((name, seg, BTreeMap::new()));
@@ -167,7 +178,13 @@ mod tests {
     #[test]
     fn paths_count_siblings() {
         let doc = "<?xml version=\"1.0\"?>\n<report>\n<t>\n<a>1</a>\n</t>\n<t>\n<a>x</a>\n</t>\n</report>\n";
-        assert_eq!(super::element_path(doc, 7), "/report/t[2]/a");
-        assert_eq!(super::element_path(doc, 2), "/report");
+        assert_eq!(super::element_path(doc, 7, None), "/report/t[2]/a");
+        assert_eq!(super::element_path(doc, 2, None), "/report");
+        let one_line = "<report>\n<t><p><first_name>A</first_name><id_number>1</id_number><c>CN</c></p></t>\n</report>";
+        assert_eq!(
+            super::element_path(one_line, 2, Some("id_number")),
+            "/report/t/p/id_number"
+        );
+        assert_eq!(super::element_path(one_line, 2, None), "/report/t/p/c");
     }
 }

@@ -179,7 +179,13 @@ impl RuleSet {
 /// same small subset of a large table.
 pub async fn prepare(ctx: &custos_warehouse::datafusion::prelude::SessionContext, queries: &Path) -> Result<()> {
     names::register(ctx);
-    let dir = queries.join("views");
+    register_views(ctx, &queries.join("views")).await
+}
+
+/// Registers every `<dir>/*.sql` as a view named by its file stem (see [`prepare`] for
+/// `-- materialize`). Reports use it for `reports/sql/views/`.
+pub async fn register_views(ctx: &custos_warehouse::datafusion::prelude::SessionContext, dir: &Path) -> Result<()> {
+    let dir = dir.to_path_buf();
     if !dir.is_dir() {
         return Ok(());
     }

@@ -29,6 +29,9 @@ pub struct DemoArgs {
     /// queries (`explore/`).
     #[arg(long, default_value = "queries", value_name = "DIR")]
     pub queries: PathBuf,
+    /// Templates and report SQL.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub reports: PathBuf,
 }
 
 pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Exit> {
@@ -125,6 +128,9 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Exit> {
             arrow::util::pretty::pretty_format_batches(&batches)?
         );
     }
+    if let Some((from, to)) = period {
+        draft_reports(ctx, &args, from, to)?;
+    }
     println!(
         "\ndone in {:.1}s. Explore it with SQL (`custos` is `cargo run --` until you `cargo install --path crates/cli`):\n  \
          custos --warehouse {} sql \"select reason, count(*) from quarantine group by reason\"",
@@ -216,4 +222,57 @@ fn files_for(dir: &Path, table: Table) -> anyhow::Result<Vec<PathBuf>> {
         (!name.starts_with(&base), name)
     });
     Ok(files)
+}
+
+/// Renders the officer summary of the whole period and the PBOC large-value report of its
+/// first month next to the warehouse, validated, as drafts (nothing is filed).
+fn draft_reports(ctx: &Context, args: &DemoArgs, from: chrono::NaiveDate, to: chrono::NaiveDate) -> anyhow::Result<()> {
+    use custos_model::Period;
+    use custos_report::Kind;
+    let out = ctx.warehouse.with_file_name("demo-reports");
+    if out.exists() {
+        std::fs::remove_dir_all(&out).with_context(|| format!("clearing {}", out.display()))?;
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    // The sample has no reporting entity of its own: a placeholder unless custos.toml names one.
+    let mut config = ctx.config.clone();
+    config.filing.entity.get_or_insert_with(|| custos_report::Entity {
+        name: "Sample Pay Ltd (demo)".into(),
+        code: "SAMPLEPAY".into(),
+        ..Default::default()
+    });
+    let demo = Context {
+        config,
+        warehouse: ctx.warehouse.clone(),
+        quiet: ctx.quiet,
+    };
+    let wh = Warehouse::open(&ctx.warehouse)?;
+    let month = Period::month_of(from);
+    let jobs = [
+        (Kind::OfficerSummary, Period::range(from, to).unwrap_or(month)),
+        (Kind::PbocHvtr, month),
+    ];
+    println!("\nDraft reports (validated, not filed) in {}:", out.display());
+    for (kind, period) in jobs {
+        let rendered = super::report::render(
+            &demo,
+            &wh,
+            kind,
+            period,
+            super::report::RenderInput {
+                reports: &args.reports,
+                queries: &args.queries,
+                as_of: to.succ_opt().unwrap_or(to),
+                filing_id: format!("DRAFT-{}-{}", kind.id_prefix(), month),
+                filed_cases: Vec::new(),
+                correction: None,
+            },
+        )?;
+        for (name, bytes) in &rendered.files {
+            let path = out.join(name);
+            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+            println!("  {} ({kind} {period}: {})", path.display(), rendered.summary);
+        }
+    }
+    Ok(())
 }
