@@ -2,6 +2,7 @@
 //!
 //! One test binary (one link of DataFusion); each module covers one concern.
 
+mod analyst;
 mod cli;
 mod filings;
 mod generate;

@@ -19,6 +19,11 @@ pub struct Config {
     pub reporting_timezone: Option<String>,
     /// Memory limit of query sessions, e.g. "4GiB".
     pub memory_limit: Option<String>,
+    /// Longest an analyst query may run (shell and server), e.g. "5m" or "30s".
+    pub statement_timeout: Option<String>,
+    /// `custos serve`: address, users and limits.
+    #[serde(default)]
+    pub serve: ServeConfig,
     /// Rule parameter defaults of this installation: `[params."aml.lv_cash"]
     /// rmb_threshold = "50000"`.
     #[serde(default)]
@@ -33,6 +38,32 @@ pub struct Config {
     /// Filings: the reporting entity, the goAML FIU, and the filing calendar.
     #[serde(default)]
     pub filing: FilingConfig,
+}
+
+/// `[serve]`: the Postgres-wire endpoint.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Address to listen on (default 127.0.0.1:5433).
+    pub listen: Option<String>,
+    /// Most sessions at once (default 32); more are refused with a clear error.
+    pub max_connections: Option<usize>,
+    /// Who may connect: `[[serve.users]] name, role, password_sha256 | password_env`.
+    #[serde(default)]
+    pub users: Vec<ServeUser>,
+}
+
+/// One user of the endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeUser {
+    /// Login name.
+    pub name: String,
+    /// analyst (personal data masked) or officer.
+    pub role: custos_analyst::Role,
+    /// The password is read from this environment variable when the server starts, so it is
+    /// never written in a file or a log.
+    pub password_env: String,
 }
 
 /// `[filing]`: who files, to which FIU schema, and when.
@@ -111,6 +142,23 @@ impl Config {
     }
 }
 
+/// Parses durations like `30s`, `5m`, `1h`, `250ms`.
+pub fn parse_duration(text: &str) -> anyhow::Result<std::time::Duration> {
+    let t = text.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len()));
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("{text:?} is not a duration like 30s or 5m"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        other => anyhow::bail!("{text:?}: unknown unit {other:?} (ms, s, m, h)"),
+    };
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
 /// Parses sizes like `512MiB`, `4GiB`, `1000000`.
 pub fn parse_size(text: &str) -> anyhow::Result<usize> {
     let t = text.trim();
@@ -138,5 +186,8 @@ mod tests {
         assert_eq!(super::parse_size("4GiB").unwrap(), 4 << 30);
         assert_eq!(super::parse_size("1.5 MiB").unwrap(), 3 << 19);
         assert!(super::parse_size("lots").is_err());
+        assert_eq!(super::parse_duration("5m").unwrap().as_secs(), 300);
+        assert_eq!(super::parse_duration("250ms").unwrap().as_millis(), 250);
+        assert!(super::parse_duration("5 weeks").is_err());
     }
 }

@@ -568,7 +568,7 @@ fn check(xml: &[u8], schema: &Path, name: &str) -> Result<()> {
 
 /// Registers the views under `reports/sql/views/` (e.g. `txn_parties`) on the session.
 pub async fn register_views(reports: &Reports, ctx: &SessionContext) -> Result<()> {
-    custos_rules::register_views(ctx, &reports.sql("views"))
+    custos_rules::register_views(ctx, &reports.sql("views"), false)
         .await
         .map_err(|e| Error::Query {
             path: reports.sql("views"),

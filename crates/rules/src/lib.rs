@@ -179,12 +179,24 @@ impl RuleSet {
 /// same small subset of a large table.
 pub async fn prepare(ctx: &custos_warehouse::datafusion::prelude::SessionContext, queries: &Path) -> Result<()> {
     names::register(ctx);
-    register_views(ctx, &queries.join("views")).await
+    register_views(ctx, &queries.join("views"), true).await
 }
 
-/// Registers every `<dir>/*.sql` as a view named by its file stem (see [`prepare`] for
-/// `-- materialize`). Reports use it for `reports/sql/views/`.
-pub async fn register_views(ctx: &custos_warehouse::datafusion::prelude::SessionContext, dir: &Path) -> Result<()> {
+/// Like [`prepare`], but every view stays a plain view, `-- materialize` ones included: for
+/// analyst sessions, which should not pay for a view they may never read.
+pub async fn prepare_lazily(ctx: &custos_warehouse::datafusion::prelude::SessionContext, queries: &Path) -> Result<()> {
+    names::register(ctx);
+    register_views(ctx, &queries.join("views"), false).await
+}
+
+/// Registers every `<dir>/*.sql` as a view named by its file stem; with `materialize`, a file
+/// starting `-- materialize` is computed once (see [`prepare`]). Reports use it for
+/// `reports/sql/views/`.
+pub async fn register_views(
+    ctx: &custos_warehouse::datafusion::prelude::SessionContext,
+    dir: &Path,
+    materialize: bool,
+) -> Result<()> {
     let dir = dir.to_path_buf();
     if !dir.is_dir() {
         return Ok(());
@@ -209,7 +221,7 @@ pub async fn register_views(ctx: &custos_warehouse::datafusion::prelude::Session
             line: 1,
             message: e.to_string(),
         };
-        if sql.trim_start().starts_with("-- materialize") {
+        if materialize && sql.trim_start().starts_with("-- materialize") {
             let df = ctx.sql(&sql).await.map_err(err)?;
             let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
             let batches = df.collect().await.map_err(err)?;

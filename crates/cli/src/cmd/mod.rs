@@ -9,6 +9,8 @@ mod ingest;
 mod report;
 mod rules;
 mod run;
+mod serve;
+mod shell;
 mod snooze;
 mod sql;
 mod status;
@@ -46,7 +48,9 @@ pub struct Args {
 pub enum Command {
     /// Validate files and load them into a warehouse table.
     Ingest(ingest::IngestArgs),
-    /// Run a read-only SQL query over the warehouse.
+    /// Serve the warehouse read-only over the Postgres wire protocol (psql, DBeaver, ...).
+    Serve(serve::ServeArgs),
+    /// Run a read-only SQL query over the warehouse, or open a SQL shell.
     Sql(sql::SqlArgs),
     /// Show what the warehouse holds: tables, rows, files, and the ingest ledger.
     Status(status::StatusArgs),
@@ -103,6 +107,15 @@ impl Context {
         })
     }
 
+    /// The statement timeout of analyst queries (shell and server), if configured.
+    pub fn statement_timeout(&self) -> anyhow::Result<Option<std::time::Duration>> {
+        self.config
+            .statement_timeout
+            .as_deref()
+            .map(crate::config::parse_duration)
+            .transpose()
+    }
+
     pub fn memory_limit(&self) -> anyhow::Result<Option<usize>> {
         self.config
             .memory_limit
@@ -128,6 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     match args.command {
         Command::Ingest(a) => ingest::run(&ctx, a),
         Command::Sql(a) => sql::run(&ctx, a),
+        Command::Serve(a) => serve::run(&ctx, a),
         Command::Status(a) => status::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
         Command::Generate(a) => generate::run(&ctx, a),
