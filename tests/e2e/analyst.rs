@@ -74,7 +74,7 @@ fn serve(s: &Scratch, max_connections: usize) -> Server {
     let cfg = s.file(
         "serve.toml",
         format!(
-            "statement_timeout = \"60s\"\n[serve]\nmax_connections = {max_connections}\n\n[[serve.users]]\nname = \"ana\"\nrole = \"analyst\"\npassword_env = \"TEST_ANA_PW\"\n\n[[serve.users]]\nname = \"olga\"\nrole = \"officer\"\npassword_env = \"TEST_OLGA_PW\"\n"
+            "statement_timeout = \"3s\"\n[serve]\nmax_connections = {max_connections}\n\n[[serve.users]]\nname = \"ana\"\nrole = \"analyst\"\npassword_env = \"TEST_ANA_PW\"\n\n[[serve.users]]\nname = \"olga\"\nrole = \"officer\"\npassword_env = \"TEST_OLGA_PW\"\n"
         ),
     );
     let q = queries();
@@ -255,6 +255,28 @@ fn sql_formats_round_trip_and_the_shell_answers() {
     assert!(text.contains("txn_ids"), "describe alerts: {text}");
     assert!(text.contains("error:") && text.contains("read-only"), "{text}");
     assert!(out.status.success());
+
+    // The shell cancels a statement over the configured timeout and goes on.
+    let cfg = s.file("shell.toml", "statement_timeout = \"300ms\"\n");
+    let mut shell = s
+        .custos()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["sql", "--queries", &queries()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("shell");
+    shell
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"select sum(value % 7) from generate_series(1, 100000000000);\nselect 41 + 1 as answer;\n")
+        .expect("write");
+    let out = shell.wait_with_output().expect("shell output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("statement timeout") && text.contains("42"), "{text}");
 }
 
 #[test]
@@ -379,6 +401,21 @@ fn serve_answers_psql_read_only_masked_and_concurrently() {
     );
     assert!(!boom.status.success());
     assert!(psql_ok(port, "olga", "select 1 as ok").contains("ok"));
+
+    // A statement over the timeout is cancelled with PostgreSQL's code, and the server goes on.
+    let endless = psql(
+        port,
+        "olga",
+        "olga-secret-2",
+        "select sum(value % 7) from generate_series(1, 100000000000)",
+    );
+    assert!(!endless.status.success());
+    assert!(
+        String::from_utf8_lossy(&endless.stderr).contains("statement timeout"),
+        "{}",
+        String::from_utf8_lossy(&endless.stderr)
+    );
+    assert!(psql_ok(port, "ana", "select 2 as ok").contains('2'));
 
     // 20 clients at once, all right.
     let want = s.count("select count(*) from transactions where status = 'SUCCESS'");

@@ -108,5 +108,7 @@ pub fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
         eprintln!("custos serve: stopped");
         anyhow::Ok(())
     })?;
+    // Sessions had their grace period; a statement still running past it is not waited for.
+    rt.shutdown_timeout(Duration::from_secs(1));
     Ok(Exit::Ok)
 }

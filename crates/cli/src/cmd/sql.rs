@@ -57,7 +57,11 @@ pub fn run(ctx: &Context, args: SqlArgs) -> anyhow::Result<Exit> {
     };
     let session = rt.block_on(custos_analyst::session(&wh, &options, args.role, &views))?;
     let Some(query) = &args.query else {
-        return super::shell::run(ctx, &rt, &session, args.format, args.role);
+        let exit = super::shell::run(ctx, &rt, &session, args.format, args.role);
+        // A cancelled query whose operator never yields may still hold a worker thread:
+        // leave without waiting for it.
+        rt.shutdown_background();
+        return exit;
     };
     let (schema, batches) = rt.block_on(query_batches(&session, query))?;
     write_result(&schema, &batches, args.format, args.output.as_deref())?;
