@@ -4,7 +4,6 @@
 //! query that panics the engine, and a clean stop on SIGTERM.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 
 use crate::harness::{Scratch, repo_root};
@@ -446,10 +445,35 @@ fn serve_answers_psql_read_only_masked_and_concurrently() {
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want.to_string());
     }
 
-    // Over the bound: a clear refusal. 24 sockets hold every slot.
-    let held: Vec<TcpStream> = (0..24)
-        .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))
-        .collect();
+    // Over the bound: a clear refusal. 24 open psql sessions hold every slot; each has
+    // answered a query, so it is connected, not just queued.
+    let mut held: Vec<Child> = Vec::new();
+    for _ in 0..24 {
+        let mut c = Command::new("psql")
+            .args([
+                &format!("host=127.0.0.1 port={port} user=olga dbname=custos sslmode=disable"),
+                "-X",
+                "-A",
+                "-t",
+            ])
+            .env("PGPASSWORD", "olga-secret-2")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("psql");
+        c.stdin
+            .as_mut()
+            .expect("stdin")
+            .write_all(b"select 1;\n")
+            .expect("write");
+        let mut line = String::new();
+        BufReader::new(c.stdout.as_mut().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read");
+        assert_eq!(line.trim(), "1");
+        held.push(c);
+    }
     let over = psql(port, "olga", "olga-secret-2", "select 1");
     assert!(!over.status.success());
     assert!(
@@ -457,7 +481,10 @@ fn serve_answers_psql_read_only_masked_and_concurrently() {
         "{}",
         String::from_utf8_lossy(&over.stderr)
     );
-    drop(held);
+    for mut c in held {
+        drop(c.stdin.take());
+        let _ = c.wait();
+    }
 
     // SIGTERM stops it cleanly.
     let mut server = server;

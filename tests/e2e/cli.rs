@@ -75,8 +75,8 @@ fn sql_is_read_only() {
         let out = s.run(&["sql", q]);
         assert_eq!(out.status.code(), Some(1), "{q} was not refused");
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("not supported")
-                || String::from_utf8_lossy(&out.stderr).contains("not allowed"),
+            String::from_utf8_lossy(&out.stderr).contains("read-only")
+                && String::from_utf8_lossy(&out.stderr).contains("refused"),
             "{q}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
