@@ -229,21 +229,11 @@ fn sql_formats_round_trip_and_the_shell_answers() {
     assert!(sql_ok(&s, &["select payer_name from txn_parties limit 1", "--format", "csv"]).starts_with("payer_name"));
 
     // The shell reads statements across lines, lists tables, describes one.
-    let mut shell = s
-        .custos()
-        .args(["sql", "--queries", &queries()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("shell");
-    shell
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"select count(*)\n  as n from customers;\n\\dt\ndescribe alerts;\ndrop table customers;\n\\q\n")
-        .expect("write");
-    let out = shell.wait_with_output().expect("shell output");
+    let out = shell(
+        &s,
+        None,
+        b"select count(*)\n  as n from customers;\n\\dt\ndescribe alerts;\ndrop table customers;\n\\q\n",
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let customers = s.count("select count(*) from customers");
     assert!(text.contains(&customers.to_string()), "{text}");
@@ -257,25 +247,30 @@ fn sql_formats_round_trip_and_the_shell_answers() {
 
     // The shell cancels a statement over the configured timeout and goes on.
     let cfg = s.file("shell.toml", "statement_timeout = \"300ms\"\n");
-    let mut shell = s
-        .custos()
-        .arg("--config")
-        .arg(&cfg)
+    let out = shell(
+        &s,
+        Some(&cfg),
+        b"select sum(value % 7) from generate_series(1, 100000000000);\nselect 41 + 1 as answer;\n",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("statement timeout") && text.contains("42"), "{text}");
+}
+
+/// `custos sql` with no query, fed `input` on standard input.
+fn shell(s: &Scratch, config: Option<&std::path::Path>, input: &[u8]) -> std::process::Output {
+    let mut c = s.custos();
+    if let Some(cfg) = config {
+        c.arg("--config").arg(cfg);
+    }
+    let mut child = c
         .args(["sql", "--queries", &queries()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("shell");
-    shell
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"select sum(value % 7) from generate_series(1, 100000000000);\nselect 41 + 1 as answer;\n")
-        .expect("write");
-    let out = shell.wait_with_output().expect("shell output");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("statement timeout") && text.contains("42"), "{text}");
+    child.stdin.take().expect("stdin").write_all(input).expect("write");
+    child.wait_with_output().expect("shell output")
 }
 
 #[test]
