@@ -116,6 +116,17 @@ impl Context {
             .transpose()
     }
 
+    /// Session options for analyst queries: as [`Context::session_options`], but never
+    /// without a memory limit. Unconfigured, operators may hold half of this machine's memory
+    /// before they spill or fail with a clear error, so one query cannot exhaust it.
+    pub fn analyst_session_options(&self) -> anyhow::Result<custos_warehouse::SessionOptions> {
+        let mut options = self.session_options()?;
+        if options.memory_limit.is_none() {
+            options.memory_limit = Some(half_of_memory());
+        }
+        Ok(options)
+    }
+
     pub fn memory_limit(&self) -> anyhow::Result<Option<usize>> {
         self.config
             .memory_limit
@@ -176,4 +187,17 @@ fn local_path(location: PathBuf) -> anyhow::Result<PathBuf> {
 /// A tokio runtime for DataFusion work.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Half of the machine's memory (from /proc/meminfo), or 2 GiB where that cannot be read.
+fn half_of_memory() -> usize {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<usize>().ok())
+        })
+        .map_or(2 << 30, |kb| kb * 1024 / 2)
 }

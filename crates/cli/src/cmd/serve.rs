@@ -56,7 +56,9 @@ pub fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<Exit> {
         .or_else(|| serve.listen.clone())
         .unwrap_or_else(|| "127.0.0.1:5433".to_string());
     let wh = Warehouse::open(&ctx.warehouse)?;
-    let options = ctx.session_options()?;
+    // Each role's session has its own memory pool: they share the limit half and half.
+    let mut options = ctx.analyst_session_options()?;
+    options.memory_limit = options.memory_limit.map(|m| m / 2);
     let views = ViewDirs {
         queries: Some(args.queries.clone()),
         reports: Some(args.reports.clone()),

@@ -49,7 +49,7 @@ pub enum OutputFormat {
 
 pub fn run(ctx: &Context, args: SqlArgs) -> anyhow::Result<Exit> {
     let wh = Warehouse::open(&ctx.warehouse)?;
-    let options = ctx.session_options()?;
+    let options = ctx.analyst_session_options()?;
     let rt = super::runtime()?;
     let views = ViewDirs {
         queries: Some(args.queries.clone()),
