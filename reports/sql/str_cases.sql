@@ -1,18 +1,12 @@
 -- Suspicious-transaction reports: the alerts in the period of every case whose latest
 -- officer decision is ESCALATE, with the transactions behind them.
-with latest as (
-    select
-        case_id, decision, reason, author,
-        row_number() over (partition by case_id order by decided_at desc, decision_id desc) as rn
-    from case_decisions
-),
-escalated as (
+with escalated as (
     select
         a.case_id, a.subject_type, a.subject_id, a.alert_id, a.rule_id, a.rule_version,
         a.severity, a.figures, a.window_start, a.window_end, a.txn_ids,
         l.reason as decision_reason, l.author as decided_by
     from alerts a
-    join latest l on l.case_id = a.case_id and l.rn = 1 and l.decision = 'ESCALATE'
+    join case_status l on l.case_id = a.case_id and l.decision = 'ESCALATE'
     where a.window_start < $to_ts and a.window_end >= $from_ts
 ),
 lineage as (

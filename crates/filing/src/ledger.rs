@@ -105,6 +105,20 @@ pub struct NewFiling {
     pub files: Vec<(String, Vec<u8>)>,
 }
 
+/// What the next filing of a kind and period is: its id, whether it is new or a correction,
+/// and for a correction the original it cites and the latest filing it replaces.
+#[derive(Debug, Clone)]
+pub struct NextFiling {
+    /// `<prefix>-<period>` for a new filing, `<original>-C<n>` for the n-th correction.
+    pub filing_id: String,
+    /// New or correction.
+    pub submission: Submission,
+    /// The original (new) filing a correction cites.
+    pub original: Option<Entry>,
+    /// The latest filing of the period (the original or the last correction).
+    pub latest: Option<Entry>,
+}
+
 /// One thing `verify` found wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -163,6 +177,45 @@ impl Ledger {
                 })
             })
             .collect()
+    }
+
+    /// The id and standing of the next filing of `kind` for `period`: a new one, refused if
+    /// the period was filed; or, with `correct`, a correction of the original, refused if
+    /// there is none.
+    pub fn next_filing(&self, id_prefix: &str, kind: &str, period: &str, correct: bool) -> Result<NextFiling> {
+        let entries = self.entries()?;
+        let same: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| e.kind == kind && e.period == period)
+            .collect();
+        let original = same.iter().find(|e| e.submission == Submission::New).copied();
+        match (original, correct) {
+            (Some(o), false) => Err(Error::AlreadyFiled {
+                kind: kind.to_string(),
+                period: period.to_string(),
+                filing_id: o.filing_id.clone(),
+                as_of: o.as_of.clone(),
+            }),
+            (None, true) => Err(Error::NothingToCorrect {
+                kind: kind.to_string(),
+                period: period.to_string(),
+            }),
+            (None, false) => Ok(NextFiling {
+                filing_id: format!("{id_prefix}-{period}"),
+                submission: Submission::New,
+                original: None,
+                latest: None,
+            }),
+            (Some(o), true) => {
+                let n = same.iter().filter(|e| e.submission == Submission::Correction).count() + 1;
+                Ok(NextFiling {
+                    filing_id: format!("{}-C{n}", o.filing_id),
+                    submission: Submission::Correction,
+                    original: Some(o.clone()),
+                    latest: same.last().map(|e| (*e).clone()),
+                })
+            }
+        }
     }
 
     /// Writes the package and appends its entry. The package folder is written aside and
@@ -437,6 +490,37 @@ mod tests {
         assert_eq!(e[1].prev_hash, e[0].hash);
         assert!(matches!(l.append(filing("F-2", "again")), Err(Error::Duplicate(_))));
         assert!(l.append(filing("../etc", "x")).is_err());
+    }
+
+    #[test]
+    fn next_filing_is_new_then_numbered_corrections() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(dir.path()).unwrap();
+        assert!(matches!(
+            l.next_filing("P", "pboc-hvtr", "2024-03-05", true),
+            Err(Error::NothingToCorrect { .. })
+        ));
+        let first = l.next_filing("P", "pboc-hvtr", "2024-03-05", false).unwrap();
+        assert_eq!(
+            (first.filing_id.as_str(), first.submission),
+            ("P-2024-03-05", Submission::New)
+        );
+        l.append(filing("P-2024-03-05", "<a/>")).unwrap();
+        assert!(matches!(
+            l.next_filing("P", "pboc-hvtr", "2024-03-05", false),
+            Err(Error::AlreadyFiled { .. })
+        ));
+        let c1 = l.next_filing("P", "pboc-hvtr", "2024-03-05", true).unwrap();
+        assert_eq!(c1.filing_id, "P-2024-03-05-C1");
+        let mut f = filing("P-2024-03-05-C1", "<b/>");
+        f.submission = Submission::Correction;
+        l.append(f).unwrap();
+        let c2 = l.next_filing("P", "pboc-hvtr", "2024-03-05", true).unwrap();
+        assert_eq!(c2.filing_id, "P-2024-03-05-C2");
+        assert_eq!(c2.original.map(|o| o.filing_id).as_deref(), Some("P-2024-03-05"));
+        assert_eq!(c2.latest.map(|o| o.filing_id).as_deref(), Some("P-2024-03-05-C1"));
+        // Another period of the same kind is new.
+        assert!(l.next_filing("P", "pboc-hvtr", "2024-03-06", false).is_ok());
     }
 
     #[test]

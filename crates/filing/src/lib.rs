@@ -38,7 +38,7 @@ mod calendar;
 mod ledger;
 
 pub use calendar::{Calendar, Deadline, DueFiling, DueStatus, Frequency, Schedule};
-pub use ledger::{Entry, FiledFile, Ledger, NewFiling, Problem, Submission};
+pub use ledger::{Entry, FiledFile, Ledger, NewFiling, NextFiling, Problem, Submission};
 
 use std::path::PathBuf;
 
@@ -69,6 +69,26 @@ pub enum Error {
     /// A configuration value is wrong.
     #[error("{0}")]
     Config(String),
+    /// The period was filed already; a re-filing must be a correction.
+    #[error("{kind} {period} was filed as {filing_id} on {as_of}; re-file it as a correction (--correct)")]
+    AlreadyFiled {
+        /// Report kind.
+        kind: String,
+        /// Period.
+        period: String,
+        /// The original filing.
+        filing_id: String,
+        /// Its filing date.
+        as_of: String,
+    },
+    /// A correction of a period never filed.
+    #[error("{kind} {period} was never filed: there is nothing to correct")]
+    NothingToCorrect {
+        /// Report kind.
+        kind: String,
+        /// Period.
+        period: String,
+    },
 }
 
 /// Result with [`Error`].

@@ -463,7 +463,9 @@ impl<'a> Builder<'a> {
         let class = f("class");
         let customer_type = f("customer_type");
         let ours = !class.is_empty();
-        let institution = if class == "AGENT" || class == "INTERNAL" || ours {
+        // Every account on file is ours (customers, merchants, agents, internal); only a
+        // counterparty custos has no record of is held elsewhere.
+        let institution = if ours {
             (self.header.entity.name.clone(), self.header.entity.code.clone())
         } else {
             ("(institution not on file)".to_string(), fiu.unknown.clone())
@@ -596,12 +598,7 @@ impl<'a> Builder<'a> {
     /// A value for a field under goAML's name pattern `[a-zA-Z0-9 .'-]`: other characters
     /// are dropped and the change flagged; a name with nothing left becomes the id.
     fn pattern_name(&mut self, value: &str, id: &str, reference: &str, what: &str) -> String {
-        let c = clean(value, 255);
-        let kept: String = c
-            .text
-            .chars()
-            .filter(|ch| ch.is_ascii_alphanumeric() || matches!(ch, ' ' | '.' | '\'' | '-'))
-            .collect();
+        let kept = name_pattern(&clean(value, 255).text, 255);
         let kept = kept.split_whitespace().collect::<Vec<_>>().join(" ");
         if kept != value {
             self.warnings.push(format!(
@@ -612,11 +609,7 @@ impl<'a> Builder<'a> {
     }
 
     fn pattern_part(&mut self, value: &str, reference: &str, id: &str) -> String {
-        let kept: String = value
-            .chars()
-            .filter(|ch| ch.is_ascii_alphanumeric() || matches!(ch, ' ' | '.' | '\'' | '-'))
-            .take(100)
-            .collect();
+        let kept = name_pattern(value, 100);
         if kept != value {
             self.warnings.push(format!(
                 "{reference}: name part {value:?} of {id} has characters goAML does not accept; sent as {kept:?}"
@@ -624,6 +617,16 @@ impl<'a> Builder<'a> {
         }
         kept
     }
+}
+
+/// The characters of `value` that goAML's name pattern `[a-zA-Z0-9 .'-]` accepts, at most
+/// `max` of them.
+fn name_pattern(value: &str, max: usize) -> String {
+    value
+        .chars()
+        .filter(|ch| ch.is_ascii_alphanumeric() || matches!(ch, ' ' | '.' | '\'' | '-'))
+        .take(max)
+        .collect()
 }
 
 fn country_or(a: &str, b: &str) -> String {

@@ -131,6 +131,15 @@ impl Kind {
         }
     }
 
+    /// Who receives it when the filing calendar does not say.
+    pub fn regulator(self) -> &'static str {
+        match self {
+            Kind::GoamlStr | Kind::GoamlCtr => "FIU",
+            Kind::PbocHvtr => "PBOC",
+            Kind::OfficerSummary | Kind::AlertsCsv | Kind::CasesCsv => "internal",
+        }
+    }
+
     /// The prefix of filing ids of this kind.
     pub fn id_prefix(self) -> &'static str {
         match self {
@@ -324,17 +333,16 @@ pub async fn render(reports: &Reports, ctx: &SessionContext, req: &Request<'_>) 
         .reporting_timezone
         .parse()
         .map_err(|_| Error::Config(format!("time zone {:?}", req.settings.reporting_timezone)))?;
-    register_views(reports, ctx).await?;
+    register_views(ctx, &reports.dir).await?;
     let micros = |d: NaiveDate| {
         tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
             .earliest()
             .map_or(0, |t| t.timestamp_micros())
     };
-    let ts = |m: i64| format!("arrow_cast({m}, 'Timestamp(µs, \"UTC\")')");
     let next = req.period.last().succ_opt().unwrap_or(req.period.last());
     let mut binds: Vec<(&str, String)> = vec![
-        ("from_ts", ts(micros(req.period.first()))),
-        ("to_ts", ts(micros(next))),
+        ("from_ts", rows::timestamp_literal(micros(req.period.first()))),
+        ("to_ts", rows::timestamp_literal(micros(next))),
         ("from", rows::date_literal(req.period.first())),
         ("to", rows::date_literal(req.period.last())),
         ("filed_cases", rows::string_list(&req.filed_cases)),
@@ -473,19 +481,15 @@ pub async fn render(reports: &Reports, ctx: &SessionContext, req: &Request<'_>) 
             out.files.push((name, xml.into_bytes()));
         }
         Kind::OfficerSummary => {
+            // Every query under sql/summary/ is a section's figures, named by its file.
             let mut figures: summary::Figures = BTreeMap::new();
-            for name in [
-                "alerts_by_rule",
-                "alerts_by_day",
-                "top_subjects",
-                "outcomes",
-                "funnel",
-                "coverage",
-                "ingest",
-                "quarantine",
-                "snoozes",
-            ] {
-                figures.insert(name.to_string(), q(&format!("summary/{name}.sql"), &binds).await?);
+            for name in sql_files(&reports.sql("summary"))? {
+                figures.insert(name.clone(), q(&format!("summary/{name}.sql"), &binds).await?);
+            }
+            for needed in ["alerts_by_day", "alerts_by_rule", "funnel", "coverage", "outcomes"] {
+                if !figures.contains_key(needed) {
+                    return Err(Error::Config(format!("reports/sql/summary/{needed}.sql is missing")));
+                }
             }
             let by_day = summary::columns(&figures["alerts_by_day"], "day", "alerts", 1000, 160);
             let by_rule = summary::rows_chart(&figures["alerts_by_rule"], "rule_id", "alerts", 1000, 18);
@@ -554,7 +558,7 @@ pub async fn render(reports: &Reports, ctx: &SessionContext, req: &Request<'_>) 
 }
 
 fn check(xml: &[u8], schema: &Path, name: &str) -> Result<()> {
-    let violations = validate_xml(xml, schema, name)?;
+    let violations = validate_xml(xml, schema)?;
     if violations.is_empty() {
         Ok(())
     } else {
@@ -566,14 +570,31 @@ fn check(xml: &[u8], schema: &Path, name: &str) -> Result<()> {
     }
 }
 
-/// Registers the views under `reports/sql/views/` (e.g. `txn_parties`) on the session.
-pub async fn register_views(reports: &Reports, ctx: &SessionContext) -> Result<()> {
-    custos_rules::register_views(ctx, &reports.sql("views"), false)
+/// Registers the views under `<reports>/sql/views/` (`txn_parties`, `case_status`) on the
+/// session.
+pub async fn register_views(ctx: &SessionContext, reports: &Path) -> Result<()> {
+    let dir = reports.join("sql").join("views");
+    custos_rules::register_views(ctx, &dir, false)
         .await
         .map_err(|e| Error::Query {
-            path: reports.sql("views"),
+            path: dir,
             message: e.to_string(),
         })
+}
+
+/// The stems of the `.sql` files in a folder, sorted.
+fn sql_files(dir: &Path) -> Result<Vec<String>> {
+    let read = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut names: Vec<String> = read
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// Lower-case hex.

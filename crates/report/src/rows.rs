@@ -22,23 +22,11 @@ pub type Row = BTreeMap<String, Option<String>>;
 /// Runs a report query file read-only, with `$from` and `$to` bound to the period's days
 /// (as `DATE` literals) and `$keys` to a list of quoted ids.
 pub async fn query_file(ctx: &SessionContext, path: &Path, binds: &[(&str, String)], tz: Tz) -> Result<Vec<Row>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut sql = text;
-    // Longest names first, so `$from` never clobbers a `$from_x`.
-    let mut binds: Vec<&(&str, String)> = binds.iter().collect();
-    binds.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
-    for (k, v) in binds {
-        sql = sql.replace(&format!("${k}"), v);
-    }
-    let err = |e: custos_warehouse::datafusion::error::DataFusionError| Error::Query {
+    let df = plan_file(ctx, path, binds).await?;
+    let batches = df.collect().await.map_err(|e| Error::Query {
         path: path.to_path_buf(),
         message: e.to_string(),
-    };
-    let df = ctx.sql_with_options(&sql, ReadOnly::sql_options()).await.map_err(err)?;
-    let batches = df.collect().await.map_err(err)?;
+    })?;
     let mut rows = Vec::new();
     for b in &batches {
         rows.extend(batch_rows(b, tz).map_err(|message| Error::Query {
@@ -47,6 +35,41 @@ pub async fn query_file(ctx: &SessionContext, path: &Path, binds: &[(&str, Strin
         })?);
     }
     Ok(rows)
+}
+
+/// The column names a query file returns, in order (for CSV headers, even with no rows).
+pub async fn columns_of(ctx: &SessionContext, path: &Path, binds: &[(&str, String)]) -> Result<Vec<String>> {
+    let df = plan_file(ctx, path, binds).await?;
+    Ok(df.schema().fields().iter().map(|f| f.name().clone()).collect())
+}
+
+/// Reads a query file, binds its parameters and plans it read-only.
+async fn plan_file(
+    ctx: &SessionContext,
+    path: &Path,
+    binds: &[(&str, String)],
+) -> Result<custos_warehouse::datafusion::dataframe::DataFrame> {
+    let mut sql = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Longest names first, so `$from` never clobbers a `$from_ts`.
+    let mut binds: Vec<&(&str, String)> = binds.iter().collect();
+    binds.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+    for (k, v) in binds {
+        sql = sql.replace(&format!("${k}"), v);
+    }
+    ctx.sql_with_options(&sql, ReadOnly::sql_options())
+        .await
+        .map_err(|e| Error::Query {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+/// A UTC timestamp literal of `micros` since the epoch, typed like the stored timestamps.
+pub fn timestamp_literal(micros: i64) -> String {
+    format!("arrow_cast({micros}, 'Timestamp(µs, \"UTC\")')")
 }
 
 /// A `DATE 'YYYY-MM-DD'` literal.
@@ -126,25 +149,4 @@ fn batch_rows(b: &RecordBatch, tz: Tz) -> std::result::Result<Vec<Row>, String> 
 /// The text of a column, or "" when missing.
 pub fn text<'a>(row: &'a Row, column: &str) -> &'a str {
     row.get(column).and_then(|v| v.as_deref()).unwrap_or("")
-}
-
-/// The column names a query file returns, in order (for CSV headers, even with no rows).
-pub async fn columns_of(ctx: &SessionContext, path: &Path, binds: &[(&str, String)]) -> Result<Vec<String>> {
-    let mut sql = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut binds: Vec<&(&str, String)> = binds.iter().collect();
-    binds.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
-    for (k, v) in binds {
-        sql = sql.replace(&format!("${k}"), v);
-    }
-    let df = ctx
-        .sql_with_options(&sql, ReadOnly::sql_options())
-        .await
-        .map_err(|e| Error::Query {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    Ok(df.schema().fields().iter().map(|f| f.name().clone()).collect())
 }

@@ -26,34 +26,43 @@ impl std::fmt::Display for Violation {
     }
 }
 
-/// Validates `xml` against the schema at `xsd`. `Ok(vec![])` means valid.
-pub fn validate_xml(xml: &[u8], xsd: &Path, name: &str) -> Result<Vec<Violation>> {
+/// Validates `xml` against the schema at `xsd`. `Ok(vec![])` means valid. The document goes
+/// to xmllint on its standard input, so nothing is written to disk.
+pub fn validate_xml(xml: &[u8], xsd: &Path) -> Result<Vec<Violation>> {
+    use std::io::Write;
+    use std::process::Stdio;
     if !xsd.is_file() {
         return Err(Error::Schema(format!("schema {} does not exist", xsd.display())));
     }
-    let dir = tempfile_dir()?;
-    let doc = dir.join(sanitize(name));
-    std::fs::write(&doc, xml).map_err(|source| Error::Io {
-        path: doc.clone(),
-        source,
-    })?;
-    let out = Command::new("xmllint")
-        .arg("--noout")
-        .arg("--nonet")
-        .arg("--schema")
-        .arg(xsd)
-        .arg(&doc)
-        .output();
-    let _ = std::fs::remove_dir_all(&dir);
-    let out = out.map_err(|e| {
+    let cannot_run = |e: std::io::Error| {
         Error::Schema(format!(
             "cannot run xmllint ({e}); install libxml2-utils (Debian) or libxml2 (Homebrew) to validate filings"
         ))
-    })?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    };
+    let mut child = Command::new("xmllint")
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(xsd)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(cannot_run)?;
+    // Written from a second thread while its messages are collected here, so neither side
+    // can wait on a full pipe.
+    let stdin = child.stdin.take();
+    let out = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || stdin.map_or(Ok(()), |mut s| s.write_all(xml)));
+        let out = child.wait_with_output();
+        // A write error means xmllint stopped reading; its exit status says why.
+        let _ = writer.join();
+        out
+    })
+    .map_err(cannot_run)?;
     if out.status.success() {
         return Ok(Vec::new());
     }
+    let stderr = String::from_utf8_lossy(&out.stderr);
     let violations = parse_messages(&stderr, xml);
     if violations.is_empty() {
         return Err(Error::Schema(format!("xmllint failed: {}", stderr.trim())));
@@ -142,35 +151,6 @@ fn element_path(doc: &str, line: usize, element: Option<&str>) -> String {
         let p = joined(&open);
         if p.is_empty() { "/".to_string() } else { p }
     })
-}
-
-fn sanitize(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() { "document.xml".into() } else { s }
-}
-
-fn tempfile_dir() -> Result<std::path::PathBuf> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "custos-validate-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
-        path: dir.clone(),
-        source,
-    })?;
-    Ok(dir)
 }
 
 #[cfg(test)]

@@ -1,9 +1,4 @@
 -- Cases with alerts in the period, and the latest officer decision on each.
-with latest as (
-    select case_id, decision, reason, author, decided_at,
-           row_number() over (partition by case_id order by decided_at desc, decision_id desc) as rn
-    from case_decisions
-)
 select
     a.case_id, a.subject_type, a.subject_id,
     count(*) as alerts,
@@ -17,7 +12,7 @@ select
     max(l.author) as decided_by,
     max(l.decided_at) as decided_at
 from alerts a
-left join latest l on l.case_id = a.case_id and l.rn = 1
+left join case_status l on l.case_id = a.case_id
 where a.window_start >= $from_ts and a.window_start < $to_ts
 group by a.case_id, a.subject_type, a.subject_id
 order by a.case_id

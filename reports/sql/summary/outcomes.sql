@@ -1,15 +1,10 @@
 -- Per rule: what officers decided about the cases its alerts are in (the latest decision
 -- per case), and how many of those cases were filed. `$filed_cases` lists the cases in
 -- filed suspicious-transaction reports, from the filing ledger.
-with latest as (
-    select case_id, decision,
-           row_number() over (partition by case_id order by decided_at desc, decision_id desc) as rn
-    from case_decisions
-),
-a as (
+with a as (
     select a.rule_id, a.case_id, l.decision
     from alerts a
-    left join latest l on l.case_id = a.case_id and l.rn = 1
+    left join case_status l on l.case_id = a.case_id
     where a.window_start >= $from_ts and a.window_start < $to_ts
 )
 select

@@ -158,13 +158,16 @@ fn list(ctx: &Context, wh: &Warehouse, reports: &std::path::Path) -> anyhow::Res
     let rt = super::runtime()?;
     rt.block_on(async {
         let session = wh.session(&options).await?;
-        // Every case: the export query over all time.
-        let all = |m: i64| format!("arrow_cast({m}, 'Timestamp(µs, \"UTC\")')");
+        custos_report::register_views(&session, reports).await?;
+        // Every case: the export query over all of time.
         anyhow::Ok(
             custos_report::rows::query_file(
                 &session,
                 &reports.join("sql").join("export").join("cases.sql"),
-                &[("from_ts", all(0)), ("to_ts", all(7_258_118_400_000_000))],
+                &[
+                    ("from_ts", custos_report::rows::timestamp_literal(i64::MIN)),
+                    ("to_ts", custos_report::rows::timestamp_literal(i64::MAX)),
+                ],
                 tz,
             )
             .await?,

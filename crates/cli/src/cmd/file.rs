@@ -116,7 +116,7 @@ pub fn run(ctx: &Context, args: FileArgs) -> anyhow::Result<Exit> {
                 .schedule
                 .iter()
                 .find(|s| s.kind == kind.name())
-                .map_or_else(|| default_regulator(kind).to_string(), |s| s.regulator.clone());
+                .map_or_else(|| kind.regulator().to_string(), |s| s.regulator.clone());
             targets.push((kind, regulator));
         }
     }
@@ -125,41 +125,22 @@ pub fn run(ctx: &Context, args: FileArgs) -> anyhow::Result<Exit> {
     let provenance = provenance(ctx, &wh, &args.reports, period)?;
     for (kind, regulator) in targets {
         let label = period.to_string();
-        let entries = ledger.entries()?;
-        let same: Vec<&custos_filing::Entry> = entries
-            .iter()
-            .filter(|e| e.kind == kind.name() && e.period == label)
-            .collect();
-        let original = same.iter().find(|e| e.submission == Submission::New).copied();
-        let (filing_id, submission, correction) = match (original, args.correct) {
-            (Some(o), false) => anyhow::bail!(
-                "{kind} {label} was filed as {} on {}; re-file it with --correct",
-                o.filing_id,
-                o.as_of
-            ),
-            (None, true) => anyhow::bail!("{kind} {label} was never filed: there is nothing to correct"),
-            (None, false) => (format!("{}-{label}", kind.id_prefix()), Submission::New, None),
-            (Some(o), true) => {
-                let latest = same.last().copied().unwrap_or(o);
-                let n = same.iter().filter(|e| e.submission == Submission::Correction).count() + 1;
-                let records = latest.details["records"]
-                    .as_object()
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                (
-                    format!("{}-C{n}", o.filing_id),
-                    Submission::Correction,
-                    Some(Original {
-                        filing_id: o.filing_id.clone(),
-                        records,
-                    }),
-                )
-            }
-        };
+        let next = ledger.next_filing(kind.id_prefix(), kind.name(), &label, args.correct)?;
+        // A correction compares with what the latest filing of the period said.
+        let correction = next.original.as_ref().map(|o| Original {
+            filing_id: o.filing_id.clone(),
+            records: next
+                .latest
+                .as_ref()
+                .and_then(|l| l.details["records"].as_object())
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+        let (filing_id, submission) = (next.filing_id, next.submission);
         let rendered = super::report::render(
             ctx,
             &wh,
@@ -214,14 +195,6 @@ pub fn run(ctx: &Context, args: FileArgs) -> anyhow::Result<Exit> {
     }
     lock.abandon()?;
     Ok(Exit::Ok)
-}
-
-fn default_regulator(kind: Kind) -> &'static str {
-    match kind {
-        Kind::GoamlStr | Kind::GoamlCtr => "FIU",
-        Kind::PbocHvtr => "PBOC",
-        _ => "internal",
-    }
 }
 
 /// The rule run a filing's alerts come from, as JSON values.
