@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 mod alert;
+mod cache;
 mod engine;
 mod labels;
 mod names;
@@ -40,6 +41,7 @@ use std::path::{Path, PathBuf};
 pub use alert::{
     Alert, MergeOutcome, Suppression, alerts_batch, merge, read_alerts, read_suppressions, suppressions_batch,
 };
+pub use cache::{Cached, NotCached, cache_table, columns_read};
 pub use engine::{RuleOutput, check, evaluate};
 pub use labels::{Label, read_labels};
 pub use names::{score as name_score, tokens as name_tokens};
@@ -189,6 +191,34 @@ pub async fn prepare_lazily(ctx: &custos_warehouse::datafusion::prelude::Session
     register_views(ctx, &queries.join("views"), false).await
 }
 
+/// The view files of a directory, in name order: (path, view name, SQL). A missing directory
+/// has none.
+pub fn view_files(dir: &Path) -> Result<Vec<(PathBuf, String, String)>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let name = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+            let sql = std::fs::read_to_string(&f).map_err(|source| Error::Io {
+                path: f.clone(),
+                source,
+            })?;
+            Ok((f, name, sql))
+        })
+        .collect()
+}
+
 /// Registers every `<dir>/*.sql` as a view named by its file stem; with `materialize`, a file
 /// starting `-- materialize` is computed once (see [`prepare`]). Reports use it for
 /// `reports/sql/views/`.
@@ -197,25 +227,7 @@ pub async fn register_views(
     dir: &Path,
     materialize: bool,
 ) -> Result<()> {
-    let dir = dir.to_path_buf();
-    if !dir.is_dir() {
-        return Ok(());
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|source| Error::Io {
-            path: dir.clone(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-        .collect();
-    files.sort();
-    for f in files {
-        let name = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        let sql = std::fs::read_to_string(&f).map_err(|source| Error::Io {
-            path: f.clone(),
-            source,
-        })?;
+    for (f, name, sql) in view_files(dir)? {
         let err = |e: custos_warehouse::datafusion::error::DataFusionError| Error::Rule {
             path: f.clone(),
             line: 1,

@@ -190,7 +190,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Half of the machine's memory (from /proc/meminfo), or 2 GiB where that cannot be read.
-fn half_of_memory() -> usize {
+pub(crate) fn half_of_memory() -> usize {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {

@@ -122,8 +122,23 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<Exit> {
     let input_version = wh.catalog().version();
     let rt = super::runtime()?;
     let empty = BTreeMap::new();
-    let (outputs, stored, suppressions) = rt.block_on(async {
+    let (outputs, stored, suppressions, cached) = rt.block_on(async {
         let session = wh.session(&options).await?;
+        // Decode the transactions the rules read once for the whole run (see
+        // custos_rules::cache_table); views are registered again afterwards so that they read
+        // the cached table too.
+        custos_rules::prepare_lazily(&session, &args.queries).await?;
+        // Every view is registered again below, so the views' columns are needed too.
+        let mut sqls = rules
+            .iter()
+            .map(|r| r.render(args.from, args.to, params.get(r.id()).unwrap_or(&empty)))
+            .collect::<Result<Vec<_>, _>>()?;
+        sqls.extend(custos_rules::view_files(&args.queries.join("views"))?.into_iter().map(|(_, _, sql)| sql));
+        let budget = options.memory_limit.map_or_else(|| super::half_of_memory() / 2, |l| l / 2);
+        let cache = match custos_rules::columns_read(&session, "transactions", sqls.iter().map(String::as_str)).await? {
+            Some(columns) => Some(custos_rules::cache_table(&session, "transactions", &columns, budget).await?),
+            None => None,
+        };
         custos_rules::prepare(&session, &args.queries).await?;
         // Rules are independent and may run a few at a time; on two cores DataFusion already
         // keeps both busy within a rule (two at a time measured no faster at 10M
@@ -152,7 +167,18 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<Exit> {
             .collect();
         let stored = custos_rules::read_alerts(&session).await?;
         let suppressions = custos_rules::read_suppressions(&session).await?;
-        anyhow::Ok((outputs, stored, suppressions))
+        let cached = match cache {
+            Some(Ok(c)) => format!(
+                "{}: {} rows of {} columns decoded once ({:.0} MiB)",
+                c.table,
+                c.rows,
+                c.columns.len(),
+                c.bytes as f64 / 1048576.0
+            ),
+            Some(Err(why)) => format!("transactions read from Parquet by each rule: {why}"),
+            None => "no rule reads transactions".to_string(),
+        };
+        anyhow::Ok((outputs, stored, suppressions, cached))
     })?;
     bar.finish_and_clear();
 
@@ -213,8 +239,9 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<Exit> {
     for (r, o) in &outputs {
         println!("{:<40} {:>8} {:>9}", r.id(), o.alerts.len(), o.millis);
     }
+    println!("\n{cached}");
     println!(
-        "\n{run_id} over {} to {} (input catalog version {input_version}): {} new, {} updated, {} suppressed; {} alerts stored, in {:.1}s",
+        "{run_id} over {} to {} (input catalog version {input_version}): {} new, {} updated, {} suppressed; {} alerts stored, in {:.1}s",
         args.from,
         args.to,
         merged.new,

@@ -1,0 +1,150 @@
+//! Decoding a large table once per run instead of once per rule.
+//!
+//! Most rules scan `transactions`, and DataFusion decodes the Parquet again for every query: at
+//! 10M transactions that is about a second per rule, a third of a whole run. [`cache_table`]
+//! reads the columns the selected rules use once, keeps them in memory as the table, and
+//! accounts for them in the session's memory pool, so operators see that much less room and
+//! the run's total stays under the configured limit. A table that does not fit its budget is
+//! left on Parquet; the run is slower, never wrong.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use custos_warehouse::datafusion::arrow::array::RecordBatch;
+use custos_warehouse::datafusion::common::tree_node::TreeNodeRecursion;
+use custos_warehouse::datafusion::datasource::MemTable;
+use custos_warehouse::datafusion::error::DataFusionError;
+use custos_warehouse::datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use custos_warehouse::datafusion::logical_expr::LogicalPlan;
+use custos_warehouse::datafusion::prelude::SessionContext;
+use futures::StreamExt;
+
+use crate::{Error, Result};
+
+/// A table held in memory for the rest of a run.
+///
+/// Its bytes stay reserved in the session's memory pool until this is dropped.
+#[derive(Debug)]
+pub struct Cached {
+    /// The table.
+    pub table: String,
+    /// The columns kept (the ones the planned queries read).
+    pub columns: Vec<String>,
+    /// Rows kept.
+    pub rows: usize,
+    /// Bytes of Arrow memory they take.
+    pub bytes: usize,
+    _reservation: MemoryReservation,
+}
+
+/// Why a table was not cached.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotCached {
+    /// It needs more than the budget.
+    #[error("its columns need more than the {} MiB allowed", .0 / 1048576)]
+    OverBudget(usize),
+    /// The memory pool could not give the bytes it needs.
+    #[error("the memory pool could not hold {} MiB", .0 / 1048576)]
+    PoolFull(usize),
+}
+
+/// The columns of `table` that the queries in `sqls` read, found from their optimised plans
+/// (views are inlined there, so a view over the table counts); `None` when none reads it.
+///
+/// ```no_run
+/// # async fn demo(ctx: &custos_warehouse::datafusion::prelude::SessionContext) -> custos_rules::Result<()> {
+/// let cols = custos_rules::columns_read(ctx, "transactions", ["select ts from transactions"]).await?;
+/// assert_eq!(cols, Some(["ts".to_string()].into()));
+/// # Ok(()) }
+/// ```
+pub async fn columns_read<'a>(
+    ctx: &SessionContext,
+    table: &str,
+    sqls: impl IntoIterator<Item = &'a str>,
+) -> Result<Option<BTreeSet<String>>> {
+    let state = ctx.state();
+    let mut columns = BTreeSet::new();
+    let mut all = false;
+    for sql in sqls {
+        let plan = state.create_logical_plan(sql).await.map_err(engine(table))?;
+        let plan = state.optimize(&plan).map_err(engine(table))?;
+        plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::TableScan(scan) = node
+                && scan.table_name.table() == table
+            {
+                let schema = scan.source.schema();
+                match &scan.projection {
+                    Some(indices) => columns.extend(indices.iter().map(|i| schema.field(*i).name().clone())),
+                    None => all = true,
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+        .map_err(engine(table))?;
+    }
+    Ok(if all {
+        let schema = ctx.table_provider(table).await.map_err(engine(table))?.schema();
+        Some(schema.fields().iter().map(|f| f.name().clone()).collect())
+    } else if columns.is_empty() {
+        None
+    } else {
+        Some(columns)
+    })
+}
+
+/// Reads `columns` of `table` once and registers them in its place as an in-memory table, if
+/// they take at most `budget` bytes and the session's memory pool can hold them.
+///
+/// Views registered before the swap keep reading the old table: register views after this.
+pub async fn cache_table(
+    ctx: &SessionContext,
+    table: &str,
+    columns: &BTreeSet<String>,
+    budget: usize,
+) -> Result<std::result::Result<Cached, NotCached>> {
+    let err = engine(table);
+    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let df = ctx.table(table).await.map_err(&err)?.select_columns(&names).map_err(&err)?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let reservation = MemoryConsumer::new(format!("{table} cache")).register(&ctx.runtime_env().memory_pool);
+    let mut stream = df.execute_stream().await.map_err(&err)?;
+    let mut batches: Vec<RecordBatch> = Vec::new();
+    let (mut rows, mut bytes) = (0, 0);
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(&err)?;
+        let size = batch.get_array_memory_size();
+        bytes += size;
+        if bytes > budget {
+            return Ok(Err(NotCached::OverBudget(budget)));
+        }
+        if reservation.try_grow(size).is_err() {
+            return Ok(Err(NotCached::PoolFull(bytes)));
+        }
+        rows += batch.num_rows();
+        batches.push(batch);
+    }
+    // As many partitions as the session runs in parallel, so scans of the cache keep every
+    // core busy.
+    let parts = ctx.state().config().target_partitions().max(1);
+    let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); parts];
+    for (i, b) in batches.into_iter().enumerate() {
+        partitions[i % parts].push(b);
+    }
+    let mem = MemTable::try_new(schema, partitions).map_err(&err)?;
+    ctx.deregister_table(table).map_err(&err)?;
+    ctx.register_table(table, Arc::new(mem)).map_err(&err)?;
+    Ok(Ok(Cached {
+        table: table.to_string(),
+        columns: columns.iter().cloned().collect(),
+        rows,
+        bytes,
+        _reservation: reservation,
+    }))
+}
+
+fn engine(table: &str) -> impl Fn(DataFusionError) -> Error + '_ {
+    move |source| Error::Engine {
+        rule: format!("caching {table}"),
+        source,
+    }
+}
