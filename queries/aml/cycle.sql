@@ -39,11 +39,19 @@ with t as (
     from transfers
     where report_date between $from and $to and amount_reporting >= $min_amount
 ),
+-- Each transfer under the key of its own time bin and of the one before: a transfer within
+-- one window after another lies in the same bin or the next, so joining on (account, bin)
+-- pairs it only with its neighbours in time, not with every transfer of a busy account.
+binned as (
+    select *, date_bin($hop, ts) as bin from t
+    union all
+    select *, date_bin($hop, ts) - $hop as bin from t
+),
 hop2 as (
     select t1.a as start, t1.txn_id as i1, t2.txn_id as i2, t2.b as at, t1.ts as first_ts, t2.ts as last_ts, t2.amt as amt,
         t1.b as n1, t2.b as n2
     from t t1
-    join t t2 on t2.a = t1.b and t2.ts > t1.ts and t2.ts <= t1.ts + $hop
+    join binned t2 on t2.a = t1.b and t2.bin = date_bin($hop, t1.ts) and t2.ts > t1.ts and t2.ts <= t1.ts + $hop
         and t2.amt <= t1.amt and t2.amt >= cast(t1.amt * $min_ratio as decimal(18, 4))
     where t2.b <> t1.a
 ),

@@ -30,10 +30,19 @@ with t as (
     from transfers
     where report_date between $from and $to
 ),
+-- Each transfer under the key of its own time bin and of the next one: a window ending in
+-- bin b starts in bin b or b - 1, so joining on (account, bin) pairs a transfer only with
+-- its neighbours in time (see fan_out.sql).
+binned as (
+    select *, date_bin($window, ts) as bin from t
+    union all
+    select *, date_bin($window, ts) + $window as bin from t
+),
 windows as (
     select r.payee_account as account, r.ts as end_ts, count(distinct s.payer_account) as senders
     from t r
-    join t s on s.payee_account = r.payee_account and s.ts between r.ts - $window and r.ts
+    join binned s on s.payee_account = r.payee_account and s.bin = date_bin($window, r.ts)
+        and s.ts between r.ts - $window and r.ts
     group by r.payee_account, r.ts
 ),
 members as (

@@ -26,10 +26,20 @@ with t as (
     from transfers
     where report_date between $from and $to
 ),
+-- Each transfer under the key of its own time bin and of the next one: a window ending in
+-- bin b starts in bin b or b - 1, so joining on (account, bin) pairs a transfer only with
+-- its neighbours in time. On the account alone, a sender with thousands of transfers would
+-- pair each with all the others before the time condition dropped them.
+binned as (
+    select *, date_bin($window, ts) as bin from t
+    union all
+    select *, date_bin($window, ts) + $window as bin from t
+),
 windows as (
     select r.payer_account as account, r.ts as end_ts, count(distinct s.payee_account) as receivers
     from t r
-    join t s on s.payer_account = r.payer_account and s.ts between r.ts - $window and r.ts
+    join binned s on s.payer_account = r.payer_account and s.bin = date_bin($window, r.ts)
+        and s.ts between r.ts - $window and r.ts
     group by r.payer_account, r.ts
 ),
 members as (

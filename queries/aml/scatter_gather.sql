@@ -40,10 +40,18 @@ with t as (
     from transfers
     where report_date between $from and $to and amount_reporting >= $min_amount
 ),
+-- Each transfer under the key of its own time bin and of the one before: a transfer within
+-- one window after another lies in the same bin or the next, so joining on (account, bin)
+-- pairs it only with its neighbours in time, not with every transfer of a busy account.
+binned as (
+    select *, date_bin($hop, ts) as bin from t
+    union all
+    select *, date_bin($hop, ts) - $hop as bin from t
+),
 legs as (
     select s.a as source, s.b as mid, g.b as sink, s.txn_id as out_id, g.txn_id as fwd_id, s.ts as out_ts, g.ts as fwd_ts
     from t s
-    join t g on g.a = s.b and g.ts > s.ts and g.ts <= s.ts + $hop
+    join binned g on g.a = s.b and g.bin = date_bin($hop, s.ts) and g.ts > s.ts and g.ts <= s.ts + $hop
         and g.amt <= s.amt and g.amt >= cast(s.amt * $min_ratio as decimal(18, 4))
     join accounts a on a.account_id = s.a
     where g.b <> s.a and array_has(string_to_array($account_classes, '|'), a.account_class)

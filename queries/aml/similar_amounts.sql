@@ -37,10 +37,19 @@ with t as (
     where t.report_date between $from and $to and t.amount_reporting >= $min_amount
       and a.account_class in ('I', 'II', 'III')
 ),
+-- Each transfer under the key of its own time bin and of the next one: a window ending in
+-- bin b starts in bin b or b - 1, so joining on (account, bin) pairs a transfer only with
+-- its neighbours in time (see fan_out.sql).
+binned as (
+    select *, date_bin($window, ts) as bin from t
+    union all
+    select *, date_bin($window, ts) + $window as bin from t
+),
 anchored as (
     select x.payer_account, x.txn_id as anchor, y.txn_id, y.ts
     from t x
-    join t y on y.payer_account = x.payer_account and y.ts between x.ts - $window and x.ts
+    join binned y on y.payer_account = x.payer_account and y.bin = date_bin($window, x.ts)
+        and y.ts between x.ts - $window and x.ts
         and y.amt >= cast(x.amt * (1 - $spread) as decimal(18, 4))
         and y.amt <= cast(x.amt * (1 + $spread) as decimal(18, 4))
 ),

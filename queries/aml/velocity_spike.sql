@@ -33,7 +33,7 @@ default = "3"
 description = "Days with outflows in the baseline window, for a baseline to exist"
 ---*/
 with outs as (
-    select t.payer_account as account_id, t.report_date, t.txn_id, t.ts, t.amount_reporting
+    select t.payer_account as account_id, t.report_date, t.amount_reporting
     from transactions t
     join accounts a on a.account_id = t.payer_account
     where t.status = 'SUCCESS' and a.account_class in ('I', 'II', 'III')
@@ -44,18 +44,27 @@ daily as (
     from outs
     group by account_id, report_date
 ),
-baselines as (
-    select account_id, report_date, day_out,
-        coalesce(sum(day_out) over (partition by account_id order by report_date
-            range between $baseline preceding and interval '1 days' preceding), 0) as history,
-        count(*) over (partition by account_id order by report_date
-            range between $baseline preceding and interval '1 days' preceding) as active_days
+-- Only a day at or above the amount floor can be a spike. Its baseline is summed from the
+-- account's earlier days by a join, instead of a sliding frame over every account-day: in
+-- DataFusion 55 that frame took most of the rule's time (16 s of compute at 10M transactions).
+candidates as (
+    select account_id, report_date, day_out
     from daily
+    where report_date >= $from and day_out >= $min_amount
+),
+baselines as (
+    select c.account_id, c.report_date, c.day_out,
+        coalesce(sum(h.day_out), 0) as history,
+        count(h.report_date) as active_days
+    from candidates c
+    left join daily h on h.account_id = c.account_id
+        and h.report_date between c.report_date - $baseline and c.report_date - interval '1 days'
+    group by c.account_id, c.report_date, c.day_out
 ),
 spikes as (
     select account_id, report_date, day_out, cast(history as double) / 30.0 as average
     from baselines
-    where report_date >= $from and day_out >= $min_amount and active_days >= $min_active_days
+    where active_days >= $min_active_days
       and cast(day_out as double) >= cast($factor as double) * cast(history as double) / 30.0
 )
 select
@@ -67,5 +76,6 @@ select
     max(s.day_out) as day_out,
     round(max(s.average), 2) as daily_average_before
 from spikes s
-join outs o on o.account_id = s.account_id and o.report_date = s.report_date
+join transactions o on o.payer_account = s.account_id and o.report_date = s.report_date
+where o.status = 'SUCCESS'
 group by s.account_id, s.report_date
