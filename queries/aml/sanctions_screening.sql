@@ -41,28 +41,28 @@ best as (
     from scored
     where score >= cast($min_score as double)
 ),
--- The matched customers' accounts carry the match from here on; the customers themselves
--- are kept once with no transaction, so a listed customer without activity is reported too.
-hit_accounts as (
-    select a.account_id, b.customer_id, b.score, b.full_name, b.sdn_name, b.ent_num
+-- The matched customers' accounts carry the match from here on. A left join keeps a listed
+-- customer without accounts or activity too (with no transaction), and reads the scored
+-- matches once: name scoring is the costly part of this rule.
+hits as (
+    select b.customer_id, b.score, b.full_name, b.sdn_name, b.ent_num, a.account_id
     from best b
-    join accounts a on a.customer_id = b.customer_id
+    left join accounts a on a.customer_id = b.customer_id
     where b.rank = 1
+),
+sides as (
+    select txn_id, ts, payer_account as account_id
+    from transactions
+    where status = 'SUCCESS' and report_date between $from and $to
+    union all
+    select txn_id, ts, payee_account as account_id
+    from transactions
+    where status = 'SUCCESS' and report_date between $from and $to
 ),
 activity as (
     select h.customer_id, h.score, h.full_name, h.sdn_name, h.ent_num, t.txn_id, t.ts
-    from transactions t
-    join hit_accounts h on h.account_id = t.payer_account
-    where t.status = 'SUCCESS' and t.report_date between $from and $to
-    union all
-    select h.customer_id, h.score, h.full_name, h.sdn_name, h.ent_num, t.txn_id, t.ts
-    from transactions t
-    join hit_accounts h on h.account_id = t.payee_account
-    where t.status = 'SUCCESS' and t.report_date between $from and $to
-    union all
-    select customer_id, score, full_name, sdn_name, ent_num, cast(null as varchar), cast(null as timestamp)
-    from best
-    where rank = 1
+    from hits h
+    left join sides t on t.account_id = h.account_id
 )
 select
     customer_id as subject_id,
