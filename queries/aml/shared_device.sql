@@ -35,6 +35,8 @@ devices as (
     group by device_id
     having count(distinct customer_id) >= $min_customers
 )
+-- From the shared devices (few) to their transactions, then the accounts: joining every
+-- transaction to its account again would cost a second pass over all of them.
 select
     o.account as subject_id,
     min(o.ts) as window_start,
@@ -43,6 +45,8 @@ select
     array_agg(o.txn_id) as txn_ids,
     o.device_id,
     max(d.customers) as customers_on_device
-from owned o
-join devices d on d.device_id = o.device_id
+from devices d
+join initiated o on o.device_id = d.device_id
+join accounts a on a.account_id = o.account
+where a.account_class in ('I', 'II', 'III')
 group by o.account, o.device_id
