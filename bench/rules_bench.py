@@ -64,6 +64,8 @@ DIALECT = [
     # ratio literals.
     (r"AS DECIMAL\(18, 8\)\)", "AS DECIMAL(38, 8))"),
     (r"\barray_has\(", "list_contains("),
+    # Time bins for window self-joins: only consistency within a query matters, not origin.
+    (r"\bdate_bin\(", "time_bucket("),
     (r"\bstring_to_array\(", "string_split("),
     (r"\barray_distinct\(", "list_distinct("),
     (r"\barray_concat\(", "list_concat("),

@@ -8,6 +8,7 @@
 //! does not matter, a misspelt or dropped name costs little, and sharing one surname with a
 //! listed person is far from a match.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use custos_warehouse::datafusion::arrow::array::{
@@ -61,12 +62,20 @@ pub fn tokens(name: &str) -> Vec<String> {
 }
 
 fn jaro(a: &[char], b: &[char]) -> f64 {
+    // Tokens are short: mark matches on the stack, not in two fresh vectors per pair.
+    if a.len() <= 64 && b.len() <= 64 {
+        let (mut a_hit, mut b_hit) = ([false; 64], [false; 64]);
+        jaro_marked(a, b, &mut a_hit[..a.len()], &mut b_hit[..b.len()])
+    } else {
+        jaro_marked(a, b, &mut vec![false; a.len()], &mut vec![false; b.len()])
+    }
+}
+
+fn jaro_marked(a: &[char], b: &[char], a_hit: &mut [bool], b_hit: &mut [bool]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return if a.is_empty() && b.is_empty() { 1.0 } else { 0.0 };
     }
     let range = (a.len().max(b.len()) / 2).saturating_sub(1);
-    let mut a_hit = vec![false; a.len()];
-    let mut b_hit = vec![false; b.len()];
     let mut matches = 0usize;
     for (i, ca) in a.iter().enumerate() {
         let lo = i.saturating_sub(range);
@@ -103,26 +112,33 @@ fn jaro(a: &[char], b: &[char]) -> f64 {
 const TOKEN_MATCH: f64 = 0.85;
 
 /// Jaro-Winkler similarity of two tokens.
-pub fn jaro_winkler(a: &str, b: &str) -> f64 {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let j = jaro(&a, &b);
-    let prefix = a.iter().zip(&b).take(4).take_while(|(x, y)| x == y).count() as f64;
+fn jaro_winkler_chars(a: &[char], b: &[char]) -> f64 {
+    let j = jaro(a, b);
+    let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count() as f64;
     j + prefix * 0.1 * (1.0 - j)
+}
+
+/// A name's folded tokens as characters, ready for [`score_tokens`].
+fn prepared(name: &str) -> Vec<Vec<char>> {
+    tokens(name).iter().map(|t| t.chars().collect()).collect()
 }
 
 /// Similarity of two names in 0..1 (1: the same tokens after folding, in any order).
 pub fn score(a: &str, b: &str) -> f64 {
-    let (ta, tb) = (tokens(a), tokens(b));
+    score_tokens(&prepared(a), &prepared(b))
+}
+
+fn score_tokens(ta: &[Vec<char>], tb: &[Vec<char>]) -> f64 {
     if ta.is_empty() || tb.is_empty() {
         return 0.0;
     }
     // A token counts only when it has a close partner: two names that share one surname
     // and otherwise differ must not add up to a match through many half-similar tokens.
-    let best = |t: &String, other: &[String]| {
-        let s = other.iter().map(|o| jaro_winkler(t, o)).fold(0.0, f64::max);
+    let best = |t: &[char], other: &[Vec<char>]| {
+        let s = other.iter().map(|o| jaro_winkler_chars(t, o)).fold(0.0, f64::max);
         if s >= TOKEN_MATCH { s } else { 0.0 }
     };
-    let sum: f64 = ta.iter().map(|t| best(t, &tb)).sum::<f64>() + tb.iter().map(|t| best(t, &ta)).sum::<f64>();
+    let sum: f64 = ta.iter().map(|t| best(t, tb)).sum::<f64>() + tb.iter().map(|t| best(t, ta)).sum::<f64>();
     sum / (ta.len() + tb.len()) as f64
 }
 
@@ -174,13 +190,19 @@ pub fn register(ctx: &SessionContext) {
                 .unwrap_or(1);
             let (a, b) = (strings(&args[0], rows)?, strings(&args[1], rows)?);
             let (a, b) = (a.as_string::<i32>(), b.as_string::<i32>());
+            // A batch pairs few distinct names many times (a listed name with every customer
+            // sharing one of its tokens): fold each name once per batch.
+            let mut folded: HashMap<&str, Vec<Vec<char>>> = HashMap::new();
             let mut out = Float64Builder::with_capacity(rows);
             for i in 0..rows {
                 if a.is_null(i) || b.is_null(i) {
                     out.append_null();
-                } else {
-                    out.append_value(score(a.value(i), b.value(i)));
+                    continue;
                 }
+                let (x, y) = (a.value(i), b.value(i));
+                folded.entry(x).or_insert_with(|| prepared(x));
+                folded.entry(y).or_insert_with(|| prepared(y));
+                out.append_value(score_tokens(&folded[x], &folded[y]));
             }
             Ok(ColumnarValue::Array(Arc::new(out.finish())))
         }),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::Args;
-use custos_model::Table;
+use custos_model::{FieldType, Table};
 use custos_rules::{Rule, RuleSet};
 use custos_warehouse::Warehouse;
 use custos_warehouse::datafusion::arrow::array::{
@@ -45,6 +45,10 @@ pub struct RunArgs {
     /// Rules evaluated at the same time.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub concurrency: usize,
+    /// Read the transactions from Parquet in every rule instead of decoding them once into
+    /// memory: slower, for runs that must leave the memory to the rules' own operators.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// Parameter values for each rule: defaults, then custos.toml `[params]`, then the profile,
@@ -135,8 +139,21 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<Exit> {
             .collect::<Result<Vec<_>, _>>()?;
         sqls.extend(custos_rules::view_files(&args.queries.join("views"))?.into_iter().map(|(_, _, sql)| sql));
         let budget = options.memory_limit.map_or_else(|| super::half_of_memory() / 2, |l| l / 2);
-        let cache = match custos_rules::columns_read(&session, "transactions", sqls.iter().map(String::as_str)).await? {
-            Some(columns) => Some(custos_rules::cache_table(&session, "transactions", &columns, budget).await?),
+        let read = if args.no_cache {
+            None
+        } else {
+            custos_rules::columns_read(&session, "transactions", sqls.iter().map(String::as_str)).await?
+        };
+        let cache = match read {
+            Some(columns) => {
+                let coded: Vec<&str> = Table::Transactions
+                    .columns()
+                    .iter()
+                    .filter(|c| matches!(c.ty, FieldType::Enum(_) | FieldType::Country | FieldType::Currency))
+                    .map(|c| c.name)
+                    .collect();
+                Some(custos_rules::cache_table(&session, "transactions", &columns, &coded, budget).await?)
+            }
             None => None,
         };
         custos_rules::prepare(&session, &args.queries).await?;
@@ -176,6 +193,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<Exit> {
                 c.bytes as f64 / 1048576.0
             ),
             Some(Err(why)) => format!("transactions read from Parquet by each rule: {why}"),
+            None if args.no_cache => "transactions read from Parquet by each rule (--no-cache)".to_string(),
             None => "no rule reads transactions".to_string(),
         };
         anyhow::Ok((outputs, stored, suppressions, cached))
