@@ -84,6 +84,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Exit> {
                 profile: None,
                 queries: args.queries.clone(),
                 concurrency: 1,
+                no_cache: false,
             },
         )?;
         if let Some(line) = ground_truth(ctx, &args.data, &args.queries, from, to)? {
