@@ -115,7 +115,11 @@ fn rules_find_what_the_generator_planted() {
         "--no-cache",
     ]);
     assert!(again.contains("--no-cache"), "{again}");
-    let expect = format!(": 0 new, {} updated, 0 suppressed; {} alerts stored", alerts.len(), alerts.len());
+    let expect = format!(
+        ": 0 new, {} updated, 0 suppressed; {} alerts stored",
+        alerts.len(),
+        alerts.len()
+    );
     assert!(again.contains(&expect), "expected {expect:?} in {again}");
     assert!(
         before == s.sql(snapshot),

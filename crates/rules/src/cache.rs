@@ -12,12 +12,16 @@ use std::sync::Arc;
 
 use custos_warehouse::datafusion::arrow::array::RecordBatch;
 use custos_warehouse::datafusion::arrow::compute::cast;
-use custos_warehouse::datafusion::arrow::datatypes::{DataType, Field, Schema};
+use custos_warehouse::datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use custos_warehouse::datafusion::catalog::{Session, TableProvider};
 use custos_warehouse::datafusion::common::tree_node::TreeNodeRecursion;
 use custos_warehouse::datafusion::datasource::MemTable;
+use custos_warehouse::datafusion::datasource::TableType;
 use custos_warehouse::datafusion::error::DataFusionError;
 use custos_warehouse::datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use custos_warehouse::datafusion::logical_expr::Expr;
 use custos_warehouse::datafusion::logical_expr::LogicalPlan;
+use custos_warehouse::datafusion::physical_plan::ExecutionPlan;
 use custos_warehouse::datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
@@ -111,7 +115,12 @@ pub async fn cache_table(
 ) -> Result<std::result::Result<Cached, NotCached>> {
     let err = engine(table);
     let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-    let df = ctx.table(table).await.map_err(&err)?.select_columns(&names).map_err(&err)?;
+    let df = ctx
+        .table(table)
+        .await
+        .map_err(&err)?
+        .select_columns(&names)
+        .map_err(&err)?;
     // Int16 keys: a batch holds at most a few thousand rows, and a coded column far fewer
     // distinct values than that.
     let code = DataType::Dictionary(Box::new(DataType::Int16), Box::new(DataType::Utf8));
@@ -167,7 +176,8 @@ pub async fn cache_table(
     for (i, b) in batches.into_iter().enumerate() {
         partitions[i % parts].push(b);
     }
-    let mem = MemTable::try_new(schema, partitions).map_err(&err)?;
+    let original = ctx.table_provider(table).await.map_err(&err)?.schema();
+    let mem = CachedTable::new(&original, MemTable::try_new(schema, partitions).map_err(&err)?);
     ctx.deregister_table(table).map_err(&err)?;
     ctx.register_table(table, Arc::new(mem)).map_err(&err)?;
     Ok(Ok(Cached {
@@ -177,6 +187,73 @@ pub async fn cache_table(
         bytes,
         _reservation: reservation,
     }))
+}
+
+/// The cached columns under the table's whole schema. A rule's SQL may name a column its
+/// optimised plan never reads (`select x.*` narrowed later); planning needs it to exist, and
+/// scans only ever ask for the cached ones, which were collected from those optimised plans.
+#[derive(Debug)]
+struct CachedTable {
+    schema: SchemaRef,
+    /// For each column of `schema`, its index in `mem`, if cached.
+    index: Vec<Option<usize>>,
+    mem: MemTable,
+}
+
+impl CachedTable {
+    fn new(original: &SchemaRef, mem: MemTable) -> CachedTable {
+        let cached = mem.schema();
+        let (fields, index): (Vec<Field>, Vec<Option<usize>>) = original
+            .fields()
+            .iter()
+            .map(|f| match cached.index_of(f.name()) {
+                // The cached type: a code column is dictionary-encoded there.
+                Ok(i) => (cached.field(i).clone(), Some(i)),
+                Err(_) => (f.as_ref().clone(), None),
+            })
+            .unzip();
+        CachedTable {
+            schema: Arc::new(Schema::new(fields)),
+            index,
+            mem,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TableProvider for CachedTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> custos_warehouse::datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let wanted: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        let inner = wanted
+            .iter()
+            .map(|&i| {
+                self.index.get(i).copied().flatten().ok_or_else(|| {
+                    DataFusionError::Plan(format!(
+                        "column {} was not read into this run's cache; run with --no-cache",
+                        self.schema.field(i).name()
+                    ))
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        self.mem.scan(state, Some(&inner), filters, limit).await
+    }
 }
 
 fn engine(table: &str) -> impl Fn(DataFusionError) -> Error + '_ {
@@ -195,7 +272,10 @@ mod tests {
         let ctx = SessionContext::new();
         let batch = RecordBatch::try_from_iter([
             ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
-            ("status", Arc::new(StringArray::from(vec!["OK", "FAILED", "OK"])) as ArrayRef),
+            (
+                "status",
+                Arc::new(StringArray::from(vec!["OK", "FAILED", "OK"])) as ArrayRef,
+            ),
             ("note", Arc::new(StringArray::from(vec!["a", "b", "c"])) as ArrayRef),
         ])
         .expect("batch");
@@ -214,11 +294,18 @@ mod tests {
     #[tokio::test]
     async fn columns_come_from_the_plans_views_included() {
         let ctx = session().await;
-        assert_eq!(columns_read(&ctx, "t", ["select note from t"]).await.ok(), Some(set(&["note"])));
         assert_eq!(
-            columns_read(&ctx, "t", ["select count(*) from ok_ids", "select note from t where id > 1"])
-                .await
-                .ok(),
+            columns_read(&ctx, "t", ["select note from t"]).await.ok(),
+            Some(set(&["note"]))
+        );
+        assert_eq!(
+            columns_read(
+                &ctx,
+                "t",
+                ["select count(*) from ok_ids", "select note from t where id > 1"]
+            )
+            .await
+            .ok(),
             Some(set(&["id", "note", "status"]))
         );
         assert_eq!(
@@ -238,7 +325,10 @@ mod tests {
             .expect("fits");
         assert_eq!((cached.rows, cached.columns.len()), (3, 2));
         let schema = ctx.table("t").await.expect("t").schema().as_arrow().clone();
-        assert!(matches!(schema.field_with_name("status").map(|f| f.data_type()), Ok(DataType::Dictionary(..))));
+        assert!(matches!(
+            schema.field_with_name("status").map(|f| f.data_type()),
+            Ok(DataType::Dictionary(..))
+        ));
         let rows = ctx
             .sql("select sum(id) as s from t where status = 'OK'")
             .await
@@ -246,8 +336,28 @@ mod tests {
             .collect()
             .await
             .expect("run");
-        let sum = rows[0].column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0));
+        let sum = rows[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .map(|a| a.value(0));
         assert_eq!(sum, Some(4));
+        // SQL may name a column that was not cached as long as the plan never reads it; a
+        // plan that reads one is refused with a clear error, never answered wrongly.
+        let named = ctx
+            .sql("with x as (select id, note from t) select id from x")
+            .await
+            .expect("plan");
+        assert_eq!(
+            named
+                .collect()
+                .await
+                .map(|b| b.iter().map(RecordBatch::num_rows).sum::<usize>())
+                .ok(),
+            Some(3)
+        );
+        let read = ctx.sql("select note from t").await.expect("plan").collect().await;
+        assert!(read.is_err_and(|e| e.to_string().contains("not read into this run's cache")));
         // The pool holds the bytes until the cache is dropped.
         assert_eq!(ctx.runtime_env().memory_pool.reserved(), cached.bytes);
         drop(cached);
@@ -261,7 +371,13 @@ mod tests {
         let outcome = cache_table(&ctx, "t", &cols, &[], 16).await.expect("no engine error");
         assert_eq!(outcome.err(), Some(NotCached::OverBudget(16)));
         assert_eq!(ctx.runtime_env().memory_pool.reserved(), 0);
-        let count = ctx.sql("select note from t").await.expect("plan").collect().await.expect("run");
+        let count = ctx
+            .sql("select note from t")
+            .await
+            .expect("plan")
+            .collect()
+            .await
+            .expect("run");
         assert_eq!(count.iter().map(RecordBatch::num_rows).sum::<usize>(), 3);
     }
 }

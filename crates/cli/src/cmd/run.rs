@@ -137,8 +137,14 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<Exit> {
             .iter()
             .map(|r| r.render(args.from, args.to, params.get(r.id()).unwrap_or(&empty)))
             .collect::<Result<Vec<_>, _>>()?;
-        sqls.extend(custos_rules::view_files(&args.queries.join("views"))?.into_iter().map(|(_, _, sql)| sql));
-        let budget = options.memory_limit.map_or_else(|| super::half_of_memory() / 2, |l| l / 2);
+        sqls.extend(
+            custos_rules::view_files(&args.queries.join("views"))?
+                .into_iter()
+                .map(|(_, _, sql)| sql),
+        );
+        let budget = options
+            .memory_limit
+            .map_or_else(|| super::half_of_memory() / 2, |l| l / 2);
         let read = if args.no_cache {
             None
         } else {
