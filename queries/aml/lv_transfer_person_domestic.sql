@@ -35,6 +35,8 @@ with moves as (
     left join usd_rates r on r.rate_date = f.report_date
     where f.transfer and f.customer_type = 'INDIVIDUAL' and not f.cross_border and f.report_date between $from and $to
 ),
+-- Totals first, transaction ids after: lists for every customer-day (millions, most far
+-- below the thresholds) made this aggregate spill under a 4 GiB limit.
 daily as (
     select
         customer_id, report_date, direction,
@@ -42,15 +44,19 @@ daily as (
         cast(sum(case when currency <> 'CNY' then amount_usd else 0 end) as decimal(18, 4)) as usd_total,
         count(*) as txns,
         min(ts) as window_start,
-        max(ts) as window_end,
-        array_agg(txn_id) as txn_ids
+        max(ts) as window_end
     from moves
     group by customer_id, report_date, direction
+),
+hits as (
+    select * from daily
+    where rmb_total >= $rmb_threshold or usd_total >= $usd_threshold
 )
 select
-    customer_id as subject_id, window_start, window_end,
-    greatest(cast(rmb_total as double) / cast($rmb_threshold as double),
-             cast(usd_total as double) / cast($usd_threshold as double)) as score,
-    txn_ids, report_date, direction, rmb_total, usd_total, txns
-from daily
-where rmb_total >= $rmb_threshold or usd_total >= $usd_threshold
+    h.customer_id as subject_id, h.window_start, h.window_end,
+    greatest(cast(h.rmb_total as double) / cast($rmb_threshold as double),
+             cast(h.usd_total as double) / cast($usd_threshold as double)) as score,
+    array_agg(m.txn_id) as txn_ids, h.report_date, h.direction, h.rmb_total, h.usd_total, h.txns
+from hits h
+join moves m on m.customer_id = h.customer_id and m.report_date = h.report_date and m.direction = h.direction
+group by h.customer_id, h.report_date, h.direction, h.rmb_total, h.usd_total, h.txns, h.window_start, h.window_end
