@@ -3,16 +3,16 @@ id = "aml.velocity_spike"
 title = "Outflow spike against the customer's own history"
 description = """
 A personal account whose outgoing value on one reporting day is at least three times its
-average daily outgoing value over the 30 days before (days without outflows count as zero;
-at least three days with outflows make a baseline), and at least RMB 20,000: a sudden change
-of behaviour against the customer's own history."""
+average daily outgoing value over the baseline before it (30 days by default; days without
+outflows count as zero; at least three days with outflows make a baseline), and at least
+RMB 20,000: a sudden change of behaviour against the customer's own history."""
 regulation = "PBOC suspicious-transaction guidance (activity inconsistent with the customer's profile)"
 source = "DOMAIN.md typologies (velocity spike / large versus own history: >= 3x the baseline)"
 severity = "low"
 subject_type = "account"
 typologies = ["velocity_spike"]
 owner = "compliance-engineering"
-version = 2
+version = 3
 
 [params.factor]
 type = "decimal"
@@ -62,10 +62,10 @@ baselines as (
     group by c.account_id, c.report_date, c.day_out
 ),
 spikes as (
-    select account_id, report_date, day_out, cast(history as double) / 30.0 as average
+    select account_id, report_date, day_out, cast(history as double) / greatest(date_part('day', $baseline), 1) as average
     from baselines
     where active_days >= $min_active_days
-      and cast(day_out as double) >= cast($factor as double) * cast(history as double) / 30.0
+      and cast(day_out as double) >= cast($factor as double) * cast(history as double) / greatest(date_part('day', $baseline), 1)
 )
 select
     s.account_id as subject_id,
