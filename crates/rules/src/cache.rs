@@ -8,8 +8,10 @@
 //! left on Parquet; the run is slower, never wrong.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::Arc;
 
+use custos_model::{FieldType, Table};
 use custos_warehouse::datafusion::arrow::array::RecordBatch;
 use custos_warehouse::datafusion::arrow::compute::cast;
 use custos_warehouse::datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -52,6 +54,80 @@ pub enum NotCached {
     /// The memory pool could not give the bytes it needs.
     #[error("the memory pool could not hold {} MiB", .0 / 1048576)]
     PoolFull(usize),
+}
+
+/// How a run's rules read the transactions, as [`prepare_run`] arranged it.
+#[derive(Debug)]
+pub enum TransactionScan {
+    /// Decoded once and held in memory (reserved in the memory pool while this lives).
+    Cached(Cached),
+    /// Read from Parquet by each rule: the cache did not fit.
+    Parquet(NotCached),
+    /// Read from Parquet by each rule, as asked.
+    NotAsked,
+    /// No rule reads transactions.
+    Unused,
+}
+
+impl std::fmt::Display for TransactionScan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransactionScan::Cached(c) => write!(
+                f,
+                "{}: {} rows of {} columns decoded once ({:.0} MiB)",
+                c.table,
+                c.rows,
+                c.columns.len(),
+                c.bytes as f64 / 1048576.0
+            ),
+            TransactionScan::Parquet(why) => write!(f, "transactions read from Parquet by each rule: {why}"),
+            TransactionScan::NotAsked => write!(f, "transactions read from Parquet by each rule (--no-cache)"),
+            TransactionScan::Unused => write!(f, "no rule reads transactions"),
+        }
+    }
+}
+
+/// Makes a session ready for a run of the rules rendered in `rules` (see [`crate::prepare`]),
+/// first decoding the transaction columns they and the views read into memory when
+/// `cache_budget` allows (`None`: leave them on Parquet).
+///
+/// Views are planned over the Parquet table to find those columns, then registered again
+/// over the cached one.
+pub async fn prepare_run(
+    ctx: &SessionContext,
+    queries: &Path,
+    rules: &[String],
+    cache_budget: Option<usize>,
+) -> Result<TransactionScan> {
+    crate::prepare_lazily(ctx, queries).await?;
+    let scan = match cache_budget {
+        None => TransactionScan::NotAsked,
+        Some(budget) => {
+            let views = crate::view_files(&queries.join("views"))?;
+            let sqls = rules
+                .iter()
+                .map(String::as_str)
+                .chain(views.iter().map(|(_, _, sql)| sql.as_str()));
+            match columns_read(ctx, Table::Transactions.name(), sqls).await? {
+                None => TransactionScan::Unused,
+                Some(columns) => {
+                    // Codes from short lists: two bytes a row as a dictionary.
+                    let coded: Vec<&str> = Table::Transactions
+                        .columns()
+                        .iter()
+                        .filter(|c| matches!(c.ty, FieldType::Enum(_) | FieldType::Country | FieldType::Currency))
+                        .map(|c| c.name)
+                        .collect();
+                    match cache_table(ctx, Table::Transactions.name(), &columns, &coded, budget).await? {
+                        Ok(cached) => TransactionScan::Cached(cached),
+                        Err(why) => TransactionScan::Parquet(why),
+                    }
+                }
+            }
+        }
+    };
+    crate::prepare(ctx, queries).await?;
+    Ok(scan)
 }
 
 /// The columns of `table` that the queries in `sqls` read, found from their optimised plans

@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 pub use alert::{
     Alert, MergeOutcome, Suppression, alerts_batch, merge, read_alerts, read_suppressions, suppressions_batch,
 };
-pub use cache::{Cached, NotCached, cache_table, columns_read};
+pub use cache::{Cached, NotCached, TransactionScan, cache_table, columns_read, prepare_run};
 pub use engine::{RuleOutput, check, evaluate};
 pub use labels::{Label, read_labels};
 pub use names::{score as name_score, tokens as name_tokens};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::Args;
-use custos_model::{FieldType, Table};
+use custos_model::Table;
 use custos_rules::{Rule, RuleSet};
 use custos_warehouse::Warehouse;
 use custos_warehouse::datafusion::arrow::array::{
@@ -128,41 +128,16 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<Exit> {
     let empty = BTreeMap::new();
     let (outputs, stored, suppressions, cached) = rt.block_on(async {
         let session = wh.session(&options).await?;
-        // Decode the transactions the rules read once for the whole run (see
-        // custos_rules::cache_table); views are registered again afterwards so that they read
-        // the cached table too.
-        custos_rules::prepare_lazily(&session, &args.queries).await?;
-        // Every view is registered again below, so the views' columns are needed too.
-        let mut sqls = rules
+        let rendered = rules
             .iter()
             .map(|r| r.render(args.from, args.to, params.get(r.id()).unwrap_or(&empty)))
             .collect::<Result<Vec<_>, _>>()?;
-        sqls.extend(
-            custos_rules::view_files(&args.queries.join("views"))?
-                .into_iter()
-                .map(|(_, _, sql)| sql),
-        );
+        // Transactions decoded once for the whole run, within half the memory limit.
         let budget = options
             .memory_limit
             .map_or_else(|| super::half_of_memory() / 2, |l| l / 2);
-        let read = if args.no_cache {
-            None
-        } else {
-            custos_rules::columns_read(&session, "transactions", sqls.iter().map(String::as_str)).await?
-        };
-        let cache = match read {
-            Some(columns) => {
-                let coded: Vec<&str> = Table::Transactions
-                    .columns()
-                    .iter()
-                    .filter(|c| matches!(c.ty, FieldType::Enum(_) | FieldType::Country | FieldType::Currency))
-                    .map(|c| c.name)
-                    .collect();
-                Some(custos_rules::cache_table(&session, "transactions", &columns, &coded, budget).await?)
-            }
-            None => None,
-        };
-        custos_rules::prepare(&session, &args.queries).await?;
+        let scan =
+            custos_rules::prepare_run(&session, &args.queries, &rendered, (!args.no_cache).then_some(budget)).await?;
         // Rules are independent and may run a few at a time; on two cores DataFusion already
         // keeps both busy within a rule (two at a time measured no faster at 10M
         // transactions and held 3.0 GiB instead of 2.5), so one is the default.
@@ -190,18 +165,8 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<Exit> {
             .collect();
         let stored = custos_rules::read_alerts(&session).await?;
         let suppressions = custos_rules::read_suppressions(&session).await?;
-        let cached = match cache {
-            Some(Ok(c)) => format!(
-                "{}: {} rows of {} columns decoded once ({:.0} MiB)",
-                c.table,
-                c.rows,
-                c.columns.len(),
-                c.bytes as f64 / 1048576.0
-            ),
-            Some(Err(why)) => format!("transactions read from Parquet by each rule: {why}"),
-            None if args.no_cache => "transactions read from Parquet by each rule (--no-cache)".to_string(),
-            None => "no rule reads transactions".to_string(),
-        };
+        // The cache's reservation is held until here; only the line about it goes on.
+        let cached = scan.to_string();
         anyhow::Ok((outputs, stored, suppressions, cached))
     })?;
     bar.finish_and_clear();
