@@ -322,7 +322,7 @@ impl TableProvider for CachedTable {
             .map(|&i| {
                 self.index.get(i).copied().flatten().ok_or_else(|| {
                     DataFusionError::Plan(format!(
-                        "column {} was not read into this run's cache; run with --no-cache",
+                        "column {} was not read into this run's cache (a plan read more than the planned rules did)",
                         self.schema.field(i).name()
                     ))
                 })
