@@ -26,14 +26,18 @@ default = "10000"
 unit = "USD"
 description = "Foreign-currency transfers in USD equivalent per customer, day and direction (inclusive)"
 ---*/
-with moves as (
-    select
-        f.*,
-        case when f.currency = 'USD' then f.amount
-             else cast(f.amount_reporting / r.usd_rate as decimal(18, 4)) end as amount_usd
-    from flows f
-    left join usd_rates r on r.rate_date = f.report_date
+-- The rule's transfers; `moves` adds their USD equivalent, which only the totals need.
+with scope as (
+    select * from flows f
     where f.transfer and f.customer_type = 'INDIVIDUAL' and f.cross_border and f.report_date between $from and $to
+),
+moves as (
+    select
+        s.*,
+        case when s.currency = 'USD' then s.amount
+             else cast(s.amount_reporting / r.usd_rate as decimal(18, 4)) end as amount_usd
+    from scope s
+    left join usd_rates r on r.rate_date = s.report_date
 ),
 -- Totals first, transaction ids after: lists for every customer-day (millions, most far
 -- below the thresholds) made this aggregate spill under a 4 GiB limit.
@@ -58,5 +62,5 @@ select
              cast(h.usd_total as double) / cast($usd_threshold as double)) as score,
     array_agg(m.txn_id) as txn_ids, h.report_date, h.direction, h.rmb_total, h.usd_total, h.txns
 from hits h
-join moves m on m.customer_id = h.customer_id and m.report_date = h.report_date and m.direction = h.direction
+join scope m on m.customer_id = h.customer_id and m.report_date = h.report_date and m.direction = h.direction
 group by h.customer_id, h.report_date, h.direction, h.rmb_total, h.usd_total, h.txns, h.window_start, h.window_end
