@@ -9,6 +9,7 @@ mod generate;
 mod harness;
 mod ingest_crash;
 mod ingest_idempotency;
+mod ingest_parallel;
 mod ingest_profiles;
 mod ingest_reasons;
 mod ingest_roundtrip;

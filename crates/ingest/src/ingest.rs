@@ -5,17 +5,19 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Offset, TimeZone};
 use custos_model::{AMOUNT_SCALE, FieldType, Origin, RATE_SCALE, Reason, Table};
-use custos_warehouse::datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch};
+use custos_warehouse::datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch};
 use custos_warehouse::datafusion::arrow::compute::{concat_batches, filter_record_batch};
+use custos_warehouse::datafusion::arrow::datatypes::Decimal128Type;
 use custos_warehouse::datafusion::arrow::row::{RowConverter, SortField};
 use custos_warehouse::{LedgerEntry, WarehouseSettings, Writer, read_parquet_files};
 
+use crate::ids::FingerprintSet;
 use crate::lookups::{Lookups, fingerprint, fx_key};
 use crate::profile::Profile;
 use crate::sink::{ChunkSink, sort_batch};
 use crate::values::{ColumnBuilder, Value, date_to_days, days_to_date, format_decimal, parse_value};
 use crate::{Error, Result};
-use crate::{batches, read};
+use crate::{batches, parallel, read};
 
 /// Source file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +93,9 @@ pub struct IngestOptions {
     pub max_reject: Option<RejectLimit>,
     /// Transaction rows buffered before they are sorted and written (bounds memory).
     pub chunk_rows: usize,
+    /// Threads validating and writing a canonical CSV transaction log; 1 reads it on the
+    /// calling thread (other formats and profiles always do).
+    pub threads: usize,
 }
 
 impl IngestOptions {
@@ -102,6 +107,7 @@ impl IngestOptions {
             format: None,
             max_reject: None,
             chunk_rows: 1 << 20,
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 }
@@ -178,6 +184,14 @@ pub(crate) enum Raw {
     Range(u64, u64),
 }
 
+/// Buffered transaction rows taken as one batch, before their ids are claimed.
+pub(crate) struct Chunk {
+    pub(crate) batch: RecordBatch,
+    /// Fingerprints of the rows' ids, in row order.
+    pub(crate) ids: Vec<u128>,
+    origins: Vec<[u64; 3]>,
+}
+
 pub(crate) struct Reject {
     pub(crate) field: Option<&'static str>,
     pub(crate) reason: Reason,
@@ -251,7 +265,12 @@ pub(crate) struct FileRun<'a> {
     pub(crate) rows_read: u64,
     pub(crate) rows_stored: u64,
     pub(crate) amounts: BTreeMap<String, i128>,
-    pub(crate) new_ids: HashSet<u128, foldhash::fast::RandomState>,
+    /// Ids the stored rows of the file claimed so far (chunks claim theirs in file order).
+    pub(crate) new_ids: FingerprintSet,
+    /// Id fingerprint and (line, start byte, end byte) of each buffered transaction row: a
+    /// row whose id an earlier chunk claimed is quarantined when its chunk is settled.
+    pub(crate) pending_ids: Vec<u128>,
+    pub(crate) pending_origins: Vec<[u64; 3]>,
     pub(crate) keys: HashSet<Vec<u8>>,
     pub(crate) lookups: Option<&'a Lookups>,
     pub(crate) tz: chrono_tz::Tz,
@@ -311,6 +330,9 @@ impl<'w> Ingestor<'w> {
                 Format::from_path(path)
             }
         });
+        let parallel =
+            table == Table::Transactions && options.profile.is_none() && format == Format::Csv && options.threads > 1;
+        let staging = self.writer.staging_dir(Table::Transactions);
         let mut run = FileRun {
             table,
             txn: TxnColumns::new(),
@@ -329,32 +351,52 @@ impl<'w> Ingestor<'w> {
             // Sized from the file (canonical rows are rarely under 100 bytes) so the set never
             // rehashes while millions of ids go in.
             new_ids: if table == Table::Transactions {
-                HashSet::with_capacity_and_hasher((file_bytes / 100) as usize, Default::default())
+                FingerprintSet::with_capacity((file_bytes / 100) as usize)
             } else {
-                HashSet::default()
+                FingerprintSet::default()
             },
+            pending_ids: Vec::new(),
+            pending_origins: Vec::new(),
             keys: HashSet::new(),
             lookups: self.lookups.as_ref(),
             tz: self.tz,
             reporting_currency: &self.settings.reporting_currency,
             reporting_minor: self.reporting_minor,
-            sink: (table == Table::Transactions)
-                .then(|| ChunkSink::start(self.writer.staging_dir(Table::Transactions), version)),
+            sink: (table == Table::Transactions && !parallel).then(|| ChunkSink::start(staging.clone(), version)),
         };
-        match (&options.profile, format) {
-            (Some(profile), _) => read::read_profiled_csv(path, profile, &sha, &mut run, options.chunk_rows, progress)?,
-            (None, Format::Csv) => read::read_csv(path, &mut run, options.chunk_rows, progress)?,
-            (None, Format::Ndjson) => read::read_ndjson(path, &mut run, options.chunk_rows, progress)?,
-        }
-        run.flush()?;
+        let read = match (&options.profile, format) {
+            _ if parallel => {
+                let out = parallel::Output {
+                    staging: &staging,
+                    version,
+                };
+                parallel::read_csv(path, &mut run, options.chunk_rows, options.threads, &out, progress)
+            }
+            (Some(profile), _) => read::read_profiled_csv(path, profile, &sha, &mut run, options.chunk_rows, progress)
+                .map(|()| Vec::new()),
+            (None, Format::Csv) => read::read_csv(path, &mut run, options.chunk_rows, progress).map(|()| Vec::new()),
+            (None, Format::Ndjson) => {
+                read::read_ndjson(path, &mut run, options.chunk_rows, progress).map(|()| Vec::new())
+            }
+        };
         // Every chunk is on disk (in staging) before anything is decided about the file.
-        let sink_files = match run.sink.take().map(ChunkSink::finish).transpose() {
-            Ok(files) => files.unwrap_or_default(),
+        let sink_files = read.and_then(|mut files| {
+            run.flush()?;
+            if let Some(sink) = run.sink.take() {
+                files.extend(sink.finish()?);
+            }
+            Ok(files)
+        });
+        let sink_files = match sink_files {
+            Ok(files) => files,
             Err(e) => {
                 self.writer.abandon()?;
                 return Err(e);
             }
         };
+        // Chunks quarantine the ids they find claimed when they are settled, after their
+        // other rejects: the report lists rows in file order.
+        run.quarantine.sort_by_key(|q| q.line);
         read::fill_raw(path, &mut run.quarantine)?;
 
         let rows_quarantined = run.quarantine.len() as u64;
@@ -441,7 +483,7 @@ impl<'w> Ingestor<'w> {
         self.writer.add_ledger(ledger.clone());
         let record = self.writer.commit("ingest")?;
         if let Some(lookups) = self.lookups.as_mut() {
-            lookups.txn_ids.extend(new_ids);
+            lookups.txn_ids.absorb(new_ids);
         }
         Ok(FileReport {
             status: FileStatus::Committed {
@@ -497,22 +539,68 @@ impl<'w> Ingestor<'w> {
     }
 }
 
-impl FileRun<'_> {
+impl<'a> FileRun<'a> {
     /// Validates one row given as texts per table column (`None` = empty) and stores or
-    /// quarantines it.
-    pub(crate) fn process(&mut self, texts: &[Option<&str>], line: u64, raw: impl FnOnce() -> Raw) -> Result<()> {
+    /// quarantines it. `line` and the byte range `start..end` say where it is in the source.
+    pub(crate) fn process(&mut self, texts: &[Option<&str>], line: u64, start: u64, end: u64) {
         self.rows_read += 1;
         match self.validate(texts) {
-            Ok(values) => {
+            Ok((values, id)) => {
                 for (builder, value) in self.builders.iter_mut().zip(&values) {
                     builder.append(value);
+                }
+                if let Some(fp) = id {
+                    self.pending_ids.push(fp);
+                    self.pending_origins.push([line, start, end]);
                 }
                 self.buffered += 1;
                 self.rows_stored += 1;
             }
-            Err(r) => self.quarantine(line, r, raw()),
+            Err(r) => self.quarantine(line, r, Raw::Range(start, end)),
         }
-        Ok(())
+    }
+
+    /// A run for one more thread reading the same file: same settings and lookups, its own
+    /// buffers and counts (folded back with [`FileRun::absorb`]), no id set and no sink.
+    pub(crate) fn worker(&self) -> FileRun<'a> {
+        FileRun {
+            table: self.table,
+            txn: TxnColumns::new(),
+            local_days: std::collections::HashMap::default(),
+            columns: self.columns,
+            builders: self.columns.iter().map(|c| ColumnBuilder::new(c.ty)).collect(),
+            buffered: 0,
+            ingest_id: self.ingest_id.clone(),
+            round_amounts: self.round_amounts,
+            exponent_columns: self.exponent_columns.clone(),
+            quarantine: Vec::new(),
+            by_reason: BTreeMap::new(),
+            rows_read: 0,
+            rows_stored: 0,
+            amounts: BTreeMap::new(),
+            new_ids: FingerprintSet::default(),
+            pending_ids: Vec::new(),
+            pending_origins: Vec::new(),
+            keys: HashSet::new(),
+            lookups: self.lookups,
+            tz: self.tz,
+            reporting_currency: self.reporting_currency,
+            reporting_minor: self.reporting_minor,
+            sink: None,
+        }
+    }
+
+    /// Adds a worker's counts, quarantined rows and control totals to this run's.
+    pub(crate) fn absorb(&mut self, worker: FileRun<'_>) {
+        self.rows_read += worker.rows_read;
+        self.rows_stored += worker.rows_stored;
+        self.quarantine.extend(worker.quarantine);
+        for (reason, n) in worker.by_reason {
+            *self.by_reason.entry(reason).or_default() += n;
+        }
+        for (currency, sum) in worker.amounts {
+            *self.amounts.entry(currency).or_default() += sum;
+        }
     }
 
     /// Counts a row the reader could not even split into fields as read, and quarantines it.
@@ -533,7 +621,12 @@ impl FileRun<'_> {
         });
     }
 
-    fn validate<'t>(&mut self, texts: &[Option<&'t str>]) -> std::result::Result<Vec<Value<'t>>, Reject> {
+    /// The row's values, and for a transaction its id's fingerprint (claimed later, per chunk).
+    #[allow(clippy::type_complexity)]
+    fn validate<'t>(
+        &mut self,
+        texts: &[Option<&'t str>],
+    ) -> std::result::Result<(Vec<Value<'t>>, Option<u128>), Reject> {
         let mut values = Vec::with_capacity(self.columns.len());
         for (i, column) in self.columns.iter().enumerate() {
             if column.origin == Origin::Derived {
@@ -555,16 +648,17 @@ impl FileRun<'_> {
                 ),
             }
         }
-        if self.table == Table::Transactions {
-            self.check_transaction(&mut values)?;
+        let id = if self.table == Table::Transactions {
+            Some(self.check_transaction(&mut values)?)
         } else {
             self.check_key(&values)?;
-        }
+            None
+        };
         if let Some(i) = self.columns.iter().position(|c| c.name == "ingest_id") {
             // The id outlives the row: it is the same for every row of the file.
             values[i] = Value::Null;
         }
-        Ok(values)
+        Ok((values, id))
     }
 
     fn check_key(&mut self, values: &[Value<'_>]) -> std::result::Result<(), Reject> {
@@ -584,7 +678,8 @@ impl FileRun<'_> {
         Ok(())
     }
 
-    fn check_transaction(&mut self, values: &mut [Value<'_>]) -> std::result::Result<(), Reject> {
+    /// Row checks of a transaction; returns its id's fingerprint.
+    fn check_transaction(&mut self, values: &mut [Value<'_>]) -> std::result::Result<u128, Reject> {
         let c = &self.txn;
         let currency = match values[c.currency] {
             Value::Str(code) => code,
@@ -627,7 +722,7 @@ impl FileRun<'_> {
         if let Some(accounts) = lookups.and_then(|l| l.accounts.as_ref()) {
             for (i, field) in [(c.payer, "payer_account"), (c.payee, "payee_account")] {
                 if let Value::Str(a) = values[i]
-                    && !accounts.contains(&fingerprint(a))
+                    && !accounts.contains(fingerprint(a))
                 {
                     return Err(reject(
                         Some(field),
@@ -681,7 +776,8 @@ impl FileRun<'_> {
                 "the reporting-currency amount does not fit",
             )
         })?;
-        // Uniqueness last, so a row rejected for another reason does not claim its id.
+        // Uniqueness last, so a row rejected for another reason does not claim its id (ids
+        // are claimed in file order when the row's chunk is settled).
         let c = &self.txn;
         let Value::Str(id) = values[c.txn_id] else {
             return Err(reject(
@@ -691,33 +787,18 @@ impl FileRun<'_> {
             ));
         };
         let fp = fingerprint(id);
-        if lookups.is_some_and(|l| !l.txn_ids.is_empty() && l.txn_ids.contains(&fp)) {
+        if lookups.is_some_and(|l| !l.txn_ids.is_empty() && l.txn_ids.contains(fp)) {
             return Err(reject(
                 Some("txn_id"),
                 Reason::DuplicateTxnId,
                 format!("{id:?} is already in the warehouse"),
             ));
         }
-        if !self.new_ids.insert(fp) {
-            return Err(reject(
-                Some("txn_id"),
-                Reason::DuplicateTxnId,
-                format!("{id:?} appears earlier in this file"),
-            ));
-        }
         values[c.txn_date] = Value::Date(ts.div_euclid(86_400_000_000) as i32);
         values[c.report_date] = Value::Date(local_day);
         values[c.reporting_rate] = Value::Dec(rate, RATE_SCALE);
         values[c.amount_reporting] = Value::Dec(reporting, AMOUNT_SCALE);
-        if let Value::Dec(a, _) = values[c.amount] {
-            match self.amounts.get_mut(currency) {
-                Some(sum) => *sum += a,
-                None => {
-                    self.amounts.insert(currency.to_string(), a);
-                }
-            }
-        }
-        Ok(())
+        Ok(fp)
     }
 
     fn check_minor_units(
@@ -758,16 +839,71 @@ impl FileRun<'_> {
         Ok(())
     }
 
-    /// Hands the buffered transactions to the background writer (bounded memory).
+    /// Settles the buffered transactions against the file's id set and hands them to the
+    /// background writer (bounded memory).
     pub(crate) fn flush(&mut self) -> Result<()> {
         if self.table != Table::Transactions || self.buffered == 0 {
             return Ok(());
         }
-        let batch = self.finish_batch()?;
+        let chunk = self.take_chunk()?;
+        let taken = self.new_ids.claim_all(&chunk.ids);
+        let batch = self.settle(chunk, &taken)?;
         match self.sink.as_mut() {
             Some(sink) => sink.send(batch),
             None => Ok(()),
         }
+    }
+
+    /// The buffered transactions as one batch, with their ids still to be claimed.
+    pub(crate) fn take_chunk(&mut self) -> Result<Chunk> {
+        let batch = self.finish_batch()?;
+        Ok(Chunk {
+            batch,
+            ids: std::mem::take(&mut self.pending_ids),
+            origins: std::mem::take(&mut self.pending_origins),
+        })
+    }
+
+    /// Quarantines the chunk's rows at positions `taken` (their ids were claimed by earlier
+    /// rows of the file), adds the remaining rows' amounts to the control totals and returns
+    /// those rows.
+    pub(crate) fn settle(&mut self, chunk: Chunk, taken: &[usize]) -> Result<RecordBatch> {
+        let Chunk { batch, origins, .. } = chunk;
+        let batch = if taken.is_empty() {
+            batch
+        } else {
+            let ids = batch.column(self.txn.txn_id).as_string::<i32>();
+            let mut keep = vec![true; batch.num_rows()];
+            for &k in taken {
+                keep[k] = false;
+                let [line, start, end] = origins[k];
+                let detail = format!("{:?} appears earlier in this file", ids.value(k));
+                self.rows_stored -= 1;
+                self.quarantine(
+                    line,
+                    reject(Some("txn_id"), Reason::DuplicateTxnId, detail),
+                    Raw::Range(start, end),
+                );
+            }
+            filter_record_batch(&batch, &BooleanArray::from(keep))?
+        };
+        let currencies = batch.column(self.txn.currency).as_string::<i32>();
+        let amounts = batch.column(self.txn.amount).as_primitive::<Decimal128Type>();
+        // Few currencies, long runs: a short list beats a map lookup per row.
+        let mut sums: Vec<(&str, i128)> = Vec::new();
+        for (currency, amount) in currencies.iter().zip(amounts.iter()) {
+            let (Some(currency), Some(amount)) = (currency, amount) else {
+                continue;
+            };
+            match sums.iter_mut().find(|(c, _)| *c == currency) {
+                Some((_, sum)) => *sum += amount,
+                None => sums.push((currency, amount)),
+            }
+        }
+        for (currency, sum) in sums {
+            *self.amounts.entry(currency.to_string()).or_default() += sum;
+        }
+        Ok(batch)
     }
 
     fn finish_batch(&mut self) -> Result<RecordBatch> {

@@ -38,8 +38,10 @@
 
 mod batches;
 mod error;
+mod ids;
 mod ingest;
 mod lookups;
+mod parallel;
 mod profile;
 mod read;
 mod sink;

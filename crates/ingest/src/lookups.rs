@@ -1,6 +1,6 @@
 //! What transaction validation checks against the warehouse: known ids, accounts, FX rates.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
 
@@ -10,9 +10,10 @@ use custos_warehouse::datafusion::arrow::datatypes::{Date32Type, Decimal128Type}
 use custos_warehouse::{Catalog, read_parquet_files};
 
 use crate::Result;
+use crate::ids::FingerprintSet;
 
 /// A 128-bit fingerprint of an id (two 64-bit foldhash hashes with fixed seeds). Sets of
-/// fingerprints instead of strings keep a 100M-transaction warehouse's id set at a few GB and
+/// fingerprints instead of strings keep a 100M-transaction warehouse's id set at a few GB (see [`FingerprintSet`]) and
 /// make each membership test one probe without following a pointer. Two distinct ids share a
 /// fingerprint with odds of about 2^-128 per pair for ordinary ids; even then nothing is
 /// lost: the second row is quarantined as a duplicate, where a person can see it.
@@ -35,10 +36,10 @@ pub(crate) fn fx_key(code: &str) -> [u8; 3] {
 
 /// Reference state for validating transactions, loaded once per command.
 pub(crate) struct Lookups {
-    pub txn_ids: HashSet<u128, RandomState>,
+    pub txn_ids: FingerprintSet,
     /// Fingerprints of known account ids; `None` while no accounts are loaded: then account
     /// ids are not checked.
-    pub accounts: Option<HashSet<u128, RandomState>>,
+    pub accounts: Option<FingerprintSet>,
     /// (reporting-zone date in days, currency) -> rate, scaled by 10^RATE_SCALE.
     pub fx: HashMap<(i32, [u8; 3]), i128, RandomState>,
 }
@@ -46,8 +47,7 @@ pub(crate) struct Lookups {
 impl Lookups {
     pub(crate) fn load(root: &std::path::Path, catalog: &Catalog) -> Result<Lookups> {
         let paths = |t: Table| catalog.files(t).iter().map(|f| root.join(&f.path)).collect::<Vec<_>>();
-        let mut txn_ids =
-            HashSet::with_capacity_and_hasher(catalog.rows(Table::Transactions) as usize, RandomState::default());
+        let mut txn_ids = FingerprintSet::with_capacity(catalog.rows(Table::Transactions) as usize);
         for batch in read_parquet_files(&paths(Table::Transactions), Some(&["txn_id"]))? {
             for id in batch.column(0).as_string::<i32>().iter().flatten() {
                 txn_ids.insert(fingerprint(id));
@@ -57,9 +57,11 @@ impl Lookups {
         let accounts = if account_files.is_empty() {
             None
         } else {
-            let mut set = HashSet::with_hasher(RandomState::default());
+            let mut set = FingerprintSet::default();
             for batch in read_parquet_files(&account_files, Some(&["account_id"]))? {
-                set.extend(batch.column(0).as_string::<i32>().iter().flatten().map(fingerprint));
+                for id in batch.column(0).as_string::<i32>().iter().flatten() {
+                    set.insert(fingerprint(id));
+                }
             }
             Some(set)
         };

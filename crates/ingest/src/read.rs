@@ -33,7 +33,7 @@ pub(crate) fn hash_file(path: &Path) -> Result<(String, u64)> {
 
 /// Maps header names onto table columns; the header must name every required input column
 /// and nothing custos does not know.
-fn bind_header(path: &Path, table: Table, header: &[String]) -> Result<Vec<Option<usize>>> {
+pub(crate) fn bind_header(path: &Path, table: Table, header: &[String]) -> Result<Vec<Option<usize>>> {
     let mut map = Vec::with_capacity(header.len());
     let mut seen = HashSet::new();
     for (pos, name) in header.iter().enumerate() {
@@ -81,7 +81,7 @@ fn bind_header(path: &Path, table: Table, header: &[String]) -> Result<Vec<Optio
     Ok(map)
 }
 
-fn csv_reader(path: &Path, delimiter: u8) -> Result<csv::Reader<File>> {
+pub(crate) fn csv_reader(path: &Path, delimiter: u8) -> Result<csv::Reader<File>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     Ok(csv::ReaderBuilder::new()
         .has_headers(false)
@@ -99,7 +99,7 @@ fn csv_err(path: &Path, e: csv::Error) -> Error {
 
 /// Reads the next record; returns its line and the byte range it spans in the source (kept
 /// so a quarantined row's raw text can be read back exactly).
-fn next_record(
+pub(crate) fn next_record(
     path: &Path,
     reader: &mut csv::Reader<File>,
     record: &mut csv::ByteRecord,
@@ -114,12 +114,57 @@ fn next_record(
 
 /// A lone Ctrl-Z (0x1A) after the last line is an MS-DOS end-of-file mark, as OFAC's
 /// sdn.csv ends; it is not a row.
-fn is_dos_eof(record: &csv::ByteRecord) -> bool {
+pub(crate) fn is_dos_eof(record: &csv::ByteRecord) -> bool {
     record.len() == 1 && record.get(0) == Some(b"\x1a")
 }
 
-fn record_strings(record: &csv::ByteRecord) -> Vec<String> {
+pub(crate) fn record_strings(record: &csv::ByteRecord) -> Vec<String> {
     record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect()
+}
+
+/// Splits one canonical CSV record, whose fields `binding` maps onto table columns, into
+/// texts and hands it to `run`; a record with the wrong field count or invalid UTF-8 is
+/// quarantined here.
+pub(crate) fn csv_row<'r>(
+    run: &mut FileRun<'_>,
+    fields: impl ExactSizeIterator<Item = &'r [u8]>,
+    binding: &[Option<usize>],
+    line: u64,
+    start: u64,
+    end: u64,
+) {
+    let table = run.table;
+    if fields.len() != binding.len() {
+        let r = reject(
+            None,
+            Reason::WrongFieldCount,
+            format!("{} fields, the header has {}", fields.len(), binding.len()),
+        );
+        run.reject_row(line, r, Raw::Range(start, end));
+        return;
+    }
+    let (null_tokens, trim) = (table.null_tokens(), table.trims_values());
+    let mut texts: Vec<Option<&str>> = vec![None; table.columns().len()];
+    for (field, col) in fields.zip(binding) {
+        let Some(col) = *col else { continue };
+        match std::str::from_utf8(field) {
+            Ok(mut s) => {
+                if trim {
+                    s = s.trim();
+                }
+                if !s.is_empty() && !null_tokens.contains(&s) {
+                    texts[col] = Some(s);
+                }
+            }
+            Err(e) => {
+                let detail = format!("invalid UTF-8 after byte {} of the field", e.valid_up_to());
+                let r = reject(Some(table.columns()[col].name), Reason::BadUtf8, detail);
+                run.reject_row(line, r, Raw::Range(start, end));
+                return;
+            }
+        }
+    }
+    run.process(&texts, line, start, end);
 }
 
 pub(crate) fn read_csv(
@@ -131,13 +176,10 @@ pub(crate) fn read_csv(
     let table = run.table;
     let mut reader = csv_reader(path, b',')?;
     let mut record = csv::ByteRecord::new();
-    let ncols = table.columns().len();
     // The OFAC list ships without a header: its first field is a number, never a name.
     let headerless = table == Table::Sanctions;
     let mut binding: Option<Vec<Option<usize>>> = None;
     let mut first = true;
-    let null_tokens = table.null_tokens();
-    let trim = table.trims_values();
     while let Some((line, start, end)) = next_record(path, &mut reader, &mut record)? {
         if first {
             first = false;
@@ -167,47 +209,7 @@ pub(crate) fn read_csv(
         if line.is_multiple_of(65_536) {
             progress(end);
         }
-        if record.len() != binding.len() {
-            let r = reject(
-                None,
-                Reason::WrongFieldCount,
-                format!("{} fields, the header has {}", record.len(), binding.len()),
-            );
-            run.reject_row(line, r, Raw::Range(start, end));
-            continue;
-        }
-        let mut texts: Vec<Option<&str>> = vec![None; ncols];
-        let mut bad_utf8 = None;
-        for (field, col) in record.iter().zip(binding) {
-            let Some(col) = *col else { continue };
-            match std::str::from_utf8(field) {
-                Ok(mut s) => {
-                    if trim {
-                        s = s.trim();
-                    }
-                    if !s.is_empty() && !null_tokens.contains(&s) {
-                        texts[col] = Some(s);
-                    }
-                }
-                Err(e) => {
-                    bad_utf8 = Some((table.columns()[col].name, e.valid_up_to()));
-                    break;
-                }
-            }
-        }
-        if let Some((name, at)) = bad_utf8 {
-            run.reject_row(
-                line,
-                reject(
-                    Some(name),
-                    Reason::BadUtf8,
-                    format!("invalid UTF-8 after byte {at} of the field"),
-                ),
-                Raw::Range(start, end),
-            );
-            continue;
-        }
-        run.process(&texts, line, || Raw::Range(start, end))?;
+        csv_row(run, record.iter(), binding, line, start, end);
         run.maybe_flush(chunk_rows)?;
     }
     if binding.is_none() {
@@ -294,7 +296,7 @@ pub(crate) fn read_profiled_csv(
             continue;
         }
         let texts: Vec<Option<&str>> = out.iter().map(|o| o.as_deref()).collect();
-        run.process(&texts, line, || Raw::Range(start, end))?;
+        run.process(&texts, line, start, end);
         run.maybe_flush(chunk_rows)?;
     }
     Ok(())
@@ -320,7 +322,9 @@ pub(crate) fn read_ndjson(
             break;
         }
         line += 1;
+        let start = offset;
         offset += n as u64;
+        let end = offset;
         if line.is_multiple_of(65_536) {
             progress(offset);
         }
@@ -336,7 +340,7 @@ pub(crate) fn read_ndjson(
                     Reason::BadUtf8,
                     format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
                 );
-                run.reject_row(line, r, Raw::Bytes(trimmed.to_vec()));
+                run.reject_row(line, r, Raw::Range(start, end));
                 continue;
             }
         };
@@ -344,10 +348,10 @@ pub(crate) fn read_ndjson(
             Ok(owned) => {
                 let texts: Vec<Option<&str>> = owned.iter().map(|o| o.as_deref()).collect();
                 debug_assert_eq!(texts.len(), ncols);
-                run.process(&texts, line, || Raw::Bytes(trimmed.to_vec()))?;
+                run.process(&texts, line, start, end);
             }
             Err(r) => {
-                run.reject_row(line, r, Raw::Bytes(trimmed.to_vec()));
+                run.reject_row(line, r, Raw::Range(start, end));
             }
         }
         run.maybe_flush(chunk_rows)?;

@@ -2,14 +2,14 @@
 //! a second thread sorts the previous one and writes it as one Parquet file per UTC day into
 //! the warehouse's staging area. Memory stays bounded: at most one chunk waits in the channel.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use custos_model::Table;
 use custos_warehouse::datafusion::arrow::array::{AsArray, RecordBatch, UInt32Array};
 use custos_warehouse::datafusion::arrow::compute::take_record_batch;
-use custos_warehouse::datafusion::arrow::datatypes::Date32Type;
+use custos_warehouse::datafusion::arrow::datatypes::{Date32Type, TimestampMicrosecondType};
 use custos_warehouse::datafusion::arrow::row::{RowConverter, SortField};
 use custos_warehouse::{WrittenFile, write_parquet};
 
@@ -95,38 +95,97 @@ impl Drop for ChunkSink {
 
 fn write_chunks(rx: Receiver<RecordBatch>, staging_dir: PathBuf, version: u64) -> Result<Vec<SinkFile>> {
     let mut files = Vec::new();
-    for batch in rx {
-        let batch = sort_batch(&batch, &SORT)?;
-        let dates = batch
-            .column(batch.schema().index_of("txn_date")?)
-            .as_primitive::<Date32Type>()
-            .clone();
-        let mut start = 0;
-        while start < batch.num_rows() {
-            let day = dates.value(start);
-            let mut end = start;
-            while end < batch.num_rows() && dates.value(end) == day {
-                end += 1;
-            }
-            let date = days_to_date(day)
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| day.to_string());
-            let rel_path = format!("date={date}/part-{version:010}-{:05}.parquet", files.len());
-            let path = staging_dir.join(&rel_path);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            }
-            let written = write_parquet(
-                &path,
-                Table::Transactions,
-                &[batch.slice(start, end - start)],
-                &FILE_ORDER,
-            )?;
-            files.push(SinkFile { rel_path, written });
-            start = end;
-        }
+    for (seq, batch) in rx.into_iter().enumerate() {
+        files.extend(write_chunk(&staging_dir, version, seq, &batch)?);
     }
     Ok(files)
+}
+
+/// Sorts one chunk of transactions and writes it as one Parquet file per UTC day under
+/// `staging_dir`, named after the commit `version` and the chunk's place `seq` in the file.
+pub(crate) fn write_chunk(staging_dir: &Path, version: u64, seq: usize, batch: &RecordBatch) -> Result<Vec<SinkFile>> {
+    let mut files = Vec::new();
+    if batch.num_rows() == 0 {
+        return Ok(files);
+    }
+    let batch = sort_transactions(batch)?;
+    let dates = batch
+        .column(batch.schema().index_of("txn_date")?)
+        .as_primitive::<Date32Type>()
+        .clone();
+    let mut start = 0;
+    while start < batch.num_rows() {
+        let day = dates.value(start);
+        let mut end = start;
+        while end < batch.num_rows() && dates.value(end) == day {
+            end += 1;
+        }
+        let date = days_to_date(day)
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| day.to_string());
+        let rel_path = format!("date={date}/part-{version:010}-{seq:05}-{:03}.parquet", files.len());
+        let path = staging_dir.join(&rel_path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let written = write_parquet(
+            &path,
+            Table::Transactions,
+            &[batch.slice(start, end - start)],
+            &FILE_ORDER,
+        )?;
+        files.push(SinkFile { rel_path, written });
+        start = end;
+    }
+    Ok(files)
+}
+
+/// Sorts a transaction chunk by [`SORT`], ties in input order: the same order as
+/// [`sort_batch`], in a fraction of its time. Each row's key packs the day, the first eight
+/// bytes of the payer account as one big-endian integer, the account's length and the
+/// instant; whole accounts are compared only when their first eight bytes tie and one is
+/// longer.
+fn sort_transactions(batch: &RecordBatch) -> Result<RecordBatch> {
+    let column = |name: &str| -> Result<_> { Ok(batch.column(batch.schema().index_of(name)?).clone()) };
+    let (dates, payers, instants) = (column(SORT[0])?, column(SORT[1])?, column(SORT[2])?);
+    if dates.null_count() + payers.null_count() + instants.null_count() > 0 {
+        // Stored rows have all three; the general sort keeps the order defined regardless.
+        return sort_batch(batch, &SORT);
+    }
+    let dates = dates.as_primitive::<Date32Type>();
+    let payers = payers.as_string::<i32>();
+    let instants = instants.as_primitive::<TimestampMicrosecondType>();
+    let mut keys: Vec<(i32, u64, u32, i64, u32)> = (0..batch.num_rows())
+        .map(|i| {
+            let account = payers.value(i).as_bytes();
+            let mut prefix = [0u8; 8];
+            let n = account.len().min(8);
+            prefix[..n].copy_from_slice(&account[..n]);
+            let len = u32::try_from(account.len()).unwrap_or(u32::MAX);
+            (
+                dates.value(i),
+                u64::from_be_bytes(prefix),
+                len,
+                instants.value(i),
+                i as u32,
+            )
+        })
+        .collect();
+    keys.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(a.1.cmp(&b.1))
+            .then_with(|| {
+                if a.2 > 8 || b.2 > 8 {
+                    payers.value(a.4 as usize).cmp(payers.value(b.4 as usize))
+                } else {
+                    a.2.cmp(&b.2)
+                }
+            })
+            .then(a.3.cmp(&b.3))
+            .then(a.4.cmp(&b.4))
+    });
+    let order = UInt32Array::from_iter_values(keys.iter().map(|k| k.4));
+    Ok(take_record_batch(batch, &order)?)
 }
 
 /// Sorts rows by `by` (ascending, ties keep input order) through Arrow's row format, which
@@ -141,4 +200,62 @@ pub(crate) fn sort_batch(batch: &RecordBatch, by: &[&str]) -> Result<RecordBatch
     let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
     order.sort_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)));
     Ok(take_record_batch(batch, &UInt32Array::from(order))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use custos_warehouse::datafusion::arrow::array::{Array, Date32Array, StringArray, TimestampMicrosecondArray};
+    use custos_warehouse::datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+    use super::*;
+
+    #[test]
+    fn packed_keys_sort_like_the_row_format() {
+        // Accounts that tie on their first eight bytes, are prefixes of each other, or hold
+        // a zero byte, so every branch of the comparison is taken.
+        let accounts = [
+            "A0000001",
+            "A00000010",
+            "A0000001\0",
+            "A00000\0",
+            "A00000",
+            "B",
+            "A0000001",
+            "A00000010x",
+            "",
+            "A0000001",
+        ];
+        let n = accounts.len() * 3;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("txn_date", DataType::Date32, false),
+            Field::new("payer_account", DataType::Utf8, false),
+            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), false),
+            Field::new("row", DataType::UInt32, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Date32Array::from_iter_values((0..n).map(|i| (i % 2) as i32))),
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| accounts[i % accounts.len()]),
+                )),
+                Arc::new(TimestampMicrosecondArray::from_iter_values(
+                    (0..n).map(|i| (i % 4) as i64),
+                )),
+                Arc::new(UInt32Array::from_iter_values(0..n as u32)),
+            ],
+        )
+        .unwrap();
+        let rows = |b: &RecordBatch| {
+            b.column(3)
+                .as_primitive::<custos_warehouse::datafusion::arrow::datatypes::UInt32Type>()
+                .values()
+                .to_vec()
+        };
+        let packed = sort_transactions(&batch).unwrap();
+        assert_eq!(rows(&packed), rows(&sort_batch(&batch, &SORT).unwrap()));
+        assert_eq!(packed.column(0).len(), n);
+    }
 }

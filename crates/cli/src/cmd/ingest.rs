@@ -37,6 +37,13 @@ pub struct IngestArgs {
     /// Print the per-file reports as JSON on stdout instead of the summary table.
     #[arg(long)]
     pub json: bool,
+    /// Threads validating and writing a CSV transaction log (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Transactions sorted and written together (default 1048576); fewer bound memory
+    /// more tightly but write more, smaller files.
+    #[arg(long, value_name = "ROWS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub chunk_rows: Option<u32>,
 }
 
 /// Accepts the kind names of the ingestible tables and lists them in `--help`.
@@ -61,6 +68,12 @@ pub fn run(ctx: &Context, args: IngestArgs) -> anyhow::Result<Exit> {
     let table = args.kind;
     let mut options = IngestOptions::new(table);
     options.max_reject = args.max_reject;
+    if let Some(n) = args.threads {
+        options.threads = usize::from(n);
+    }
+    if let Some(n) = args.chunk_rows {
+        options.chunk_rows = n as usize;
+    }
     options.format = args.format.map(|f| match f {
         InputFormat::Csv => Format::Csv,
         InputFormat::Ndjson => Format::Ndjson,

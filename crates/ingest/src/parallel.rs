@@ -1,0 +1,293 @@
+//! Reading a canonical CSV transaction log on every core.
+//!
+//! The calling thread only tokenizes: it cuts the file into blocks of whole records (field
+//! bytes back to back, with where each field ends). Worker threads each take a block and do
+//! the rest: validate every row into Arrow builders, claim the block's ids, settle the block
+//! (rows whose id an earlier row claimed are quarantined), sort it and write it as Parquet
+//! files in staging.
+//!
+//! The result equals reading on one thread: blocks claim their ids strictly in file order
+//! (a block waits for its turn), so the first occurrence of an id is the one stored wherever
+//! the blocks ran; counts and control totals are summed, and quarantined rows are put back in
+//! file order by the caller.
+
+use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::ids::FingerprintSet;
+use crate::ingest::FileRun;
+use crate::read::{bind_header, csv_reader, csv_row, is_dos_eof, next_record, record_strings};
+use crate::sink::{SinkFile, write_chunk};
+use crate::{Error, Result};
+
+/// Where the workers write: the table's staging directory and the commit's version.
+pub(crate) struct Output<'p> {
+    pub staging: &'p Path,
+    pub version: u64,
+}
+
+/// A block never holds more field bytes than this, so field offsets fit in `u32`.
+const BLOCK_BYTES: usize = 256 << 20;
+
+/// Records tokenized by the reading thread.
+struct Block {
+    seq: usize,
+    /// Field bytes back to back.
+    data: Vec<u8>,
+    /// End of each field in `data`; a field starts where the one before it ends.
+    ends: Vec<u32>,
+    records: Vec<Record>,
+}
+
+struct Record {
+    first_field: u32,
+    fields: u32,
+    line: u64,
+    start: u64,
+    end: u64,
+}
+
+impl Block {
+    fn new(seq: usize) -> Block {
+        Block {
+            seq,
+            data: Vec::new(),
+            ends: Vec::new(),
+            records: Vec::new(),
+        }
+    }
+
+    fn field(&self, k: usize) -> &[u8] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+        &self.data[start..self.ends[k] as usize]
+    }
+}
+
+/// Whose turn it is to claim ids, the ids claimed so far, and the first failure (which
+/// stops every thread).
+struct Claims {
+    next: usize,
+    ids: FingerprintSet,
+    failure: Option<Error>,
+}
+
+struct Shared {
+    claims: Mutex<Claims>,
+    turn: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Claims> {
+        // A thread that panicked holding the lock left the claims consistent: each update
+        // happens after the only call that could panic.
+        self.claims.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn failed(&self) -> bool {
+        self.lock().failure.is_some()
+    }
+
+    fn fail(&self, e: Error) {
+        self.lock().failure.get_or_insert(e);
+        self.turn.notify_all();
+    }
+
+    /// Waits for block `seq`'s turn and claims its ids; `None` if another thread failed.
+    fn claim(&self, seq: usize, ids: &[u128]) -> Option<Vec<usize>> {
+        let mut claims = self.lock();
+        while claims.next != seq && claims.failure.is_none() {
+            claims = self.turn.wait(claims).unwrap_or_else(|e| e.into_inner());
+        }
+        if claims.failure.is_some() {
+            return None;
+        }
+        let taken = claims.ids.claim_all(ids);
+        claims.next += 1;
+        drop(claims);
+        self.turn.notify_all();
+        Some(taken)
+    }
+}
+
+/// Fails the run if its thread unwinds, so no other thread waits for a turn forever.
+struct PanicGuard<'s>(&'s Shared);
+
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.fail(Error::io(
+                Path::new("<ingest>"),
+                std::io::Error::other("an ingest thread panicked"),
+            ));
+        }
+    }
+}
+
+/// Reads `path` with `threads` workers, blocks of `chunk_rows` records; returns the files
+/// written. `run` receives the workers' counts, quarantined rows and claimed ids.
+pub(crate) fn read_csv(
+    path: &Path,
+    run: &mut FileRun<'_>,
+    chunk_rows: usize,
+    threads: usize,
+    out: &Output<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Vec<SinkFile>> {
+    let mut reader = csv_reader(path, b',')?;
+    let mut record = csv::ByteRecord::new();
+    if next_record(path, &mut reader, &mut record)?.is_none() {
+        return Err(Error::Header {
+            path: path.to_path_buf(),
+            detail: "the file is empty: no header line".into(),
+        });
+    }
+    let binding = bind_header(path, run.table, &record_strings(&record))?;
+    let shared = Shared {
+        claims: Mutex::new(Claims {
+            next: 0,
+            ids: std::mem::take(&mut run.new_ids),
+            failure: None,
+        }),
+        turn: Condvar::new(),
+    };
+    // A rendezvous channel: the reader fills the next block while each worker holds one.
+    let (tx, rx) = sync_channel::<Block>(0);
+    let rx = Arc::new(Mutex::new(rx));
+    let workers: Vec<FileRun<'_>> = (0..threads.max(1)).map(|_| run.worker()).collect();
+    let (read, done) = std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for (i, worker) in workers.into_iter().enumerate() {
+            let (rx, shared, binding) = (Arc::clone(&rx), &shared, &binding);
+            let spawned = std::thread::Builder::new()
+                .name(format!("custos-ingest-{i}"))
+                .spawn_scoped(scope, move || work(worker, &rx, binding, shared, out));
+            match spawned {
+                Ok(h) => handles.push(h),
+                Err(e) => shared.fail(Error::io(Path::new("<ingest>"), e)),
+            }
+        }
+        // Only the workers hold the receiver now: if they all stop, sending fails.
+        drop(rx);
+        let read = if handles.is_empty() {
+            Ok(())
+        } else {
+            tokenize(path, &mut reader, &mut record, chunk_rows, tx, progress)
+        };
+        let done: Vec<_> = handles.into_iter().map(|h| h.join().ok().flatten()).collect();
+        (read, done)
+    });
+    let claims = shared.claims.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = claims.failure {
+        return Err(e);
+    }
+    read?;
+    run.new_ids = claims.ids;
+    let mut files = Vec::new();
+    for (worker, written) in done.into_iter().flatten() {
+        run.absorb(worker);
+        files.extend(written);
+    }
+    Ok(files)
+}
+
+/// The reading thread: cuts the records after the header into blocks and sends them.
+fn tokenize(
+    path: &Path,
+    reader: &mut csv::Reader<std::fs::File>,
+    record: &mut csv::ByteRecord,
+    chunk_rows: usize,
+    tx: SyncSender<Block>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<()> {
+    let mut block = Block::new(0);
+    while let Some((line, start, end)) = next_record(path, reader, record)? {
+        if is_dos_eof(record) {
+            continue;
+        }
+        if line.is_multiple_of(65_536) {
+            progress(end);
+        }
+        let first_field = block.ends.len() as u32;
+        for field in record.iter() {
+            block.data.extend_from_slice(field);
+            let end = u32::try_from(block.data.len()).map_err(|_| {
+                Error::io(
+                    path,
+                    std::io::Error::other(format!("line {line}: a record of more than 3 GiB")),
+                )
+            })?;
+            block.ends.push(end);
+        }
+        block.records.push(Record {
+            first_field,
+            fields: record.len() as u32,
+            line,
+            start,
+            end,
+        });
+        if block.records.len() >= chunk_rows || block.data.len() >= BLOCK_BYTES {
+            let seq = block.seq;
+            if tx.send(std::mem::replace(&mut block, Block::new(seq + 1))).is_err() {
+                // Every worker stopped; the failure they recorded is the error.
+                return Ok(());
+            }
+        }
+    }
+    if !block.records.is_empty() {
+        let _ = tx.send(block);
+    }
+    Ok(())
+}
+
+/// A worker: takes blocks until the reader is done; `None` if the run failed.
+fn work<'a>(
+    mut run: FileRun<'a>,
+    rx: &Mutex<Receiver<Block>>,
+    binding: &[Option<usize>],
+    shared: &Shared,
+    out: &Output<'_>,
+) -> Option<(FileRun<'a>, Vec<SinkFile>)> {
+    let _guard = PanicGuard(shared);
+    let mut files = Vec::new();
+    loop {
+        let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok(block) = next else { break };
+        if shared.failed() {
+            return None;
+        }
+        match settle_block(&mut run, block, binding, shared, out) {
+            Ok(Some(written)) => files.extend(written),
+            Ok(None) => return None,
+            Err(e) => {
+                shared.fail(e);
+                return None;
+            }
+        }
+    }
+    Some((run, files))
+}
+
+/// Validates, claims, settles and writes one block; `None` if another thread failed.
+fn settle_block(
+    run: &mut FileRun<'_>,
+    block: Block,
+    binding: &[Option<usize>],
+    shared: &Shared,
+    out: &Output<'_>,
+) -> Result<Option<Vec<SinkFile>>> {
+    for r in &block.records {
+        let first = r.first_field as usize;
+        let fields = (first..first + r.fields as usize).map(|k| block.field(k));
+        csv_row(run, fields, binding, r.line, r.start, r.end);
+    }
+    let seq = block.seq;
+    // The builders hold the rows now; the block's memory goes back before sorting.
+    drop(block);
+    let chunk = run.take_chunk()?;
+    let Some(taken) = shared.claim(seq, &chunk.ids) else {
+        return Ok(None);
+    };
+    let batch = run.settle(chunk, &taken)?;
+    write_chunk(out.staging, out.version, seq, &batch).map(Some)
+}

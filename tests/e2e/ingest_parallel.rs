@@ -1,0 +1,89 @@
+//! A CSV log read by several threads in small blocks ends up exactly as read by one thread:
+//! the same rows stored, the same rows quarantined with the same reasons, lines and raw text,
+//! the same control totals. Duplicate ids are the hard part: the first valid occurrence in
+//! the file must win whichever thread reads it.
+
+use crate::harness::{Scratch, examples};
+
+/// The example log, repeated with its ids renamed, plus duplicates that cross block
+/// boundaries, a duplicate whose first occurrence is invalid, and rows no thread can parse.
+fn awkward_log() -> Vec<u8> {
+    let source = std::fs::read_to_string(examples().join("transactions.csv")).expect("example log");
+    let mut lines = source.lines();
+    let header = lines.next().expect("header");
+    let rows: Vec<&str> = lines.collect();
+    let mut out = vec![header.to_string()];
+    for copy in 0..4 {
+        for row in &rows {
+            out.push(row.replacen('T', &format!("C{copy}T"), 1));
+        }
+        // A later copy of a row of the first copy (another block at every block size here).
+        out.push(rows[copy * 3].replacen('T', "C0T", 1));
+    }
+    // First occurrence invalid (zero amount), second valid: the second is stored.
+    let late = rows[5].replacen('T', "LATE", 1);
+    let fields: Vec<&str> = late.split(',').collect();
+    let mut zero = fields.clone();
+    zero[6] = "0";
+    out.insert(3, zero.join(","));
+    out.push(late.clone());
+    out.push("X1,2025-03-01T10:00:00+08:00,PAYMENT".to_string());
+    // The same id twice in a row: always within one block.
+    out.push(rows[7].replacen('T', "TWIN", 1));
+    out.push(rows[7].replacen('T', "TWIN", 1));
+    let mut bytes = out.join("\n").into_bytes();
+    bytes.extend_from_slice(b"\n");
+    let bad = rows[2].replacen('T', "UTF", 1).replacen("dev-", "dev-\u{1}", 1);
+    let mut bad = bad.into_bytes();
+    if let Some(at) = bad.iter().position(|b| *b == 1) {
+        bad[at] = 0xfe;
+    }
+    bytes.extend_from_slice(&bad);
+    bytes.extend_from_slice(b"\n");
+    bytes
+}
+
+type Rows = Vec<serde_json::Map<String, serde_json::Value>>;
+
+/// What a warehouse holds after ingesting the log with `extra` options: the report, the
+/// quarantine and the stored transactions.
+fn ingest_with(extra: &[&str]) -> (serde_json::Value, Rows, Rows) {
+    let s = Scratch::new();
+    s.load_reference();
+    let file = s.file("log.csv", awkward_log());
+    let mut report = s.ingest("transactions", &[&file], extra).remove(0);
+    // Everything but when it ran and where the file was.
+    let ledger = report["ledger"].as_object_mut().expect("ledger");
+    ledger.remove("started_at");
+    ledger.remove("source_file");
+    let quarantine = s.sql("select line, field, reason, detail, raw_text from quarantine order by line");
+    let stored = s.sql("select * from transactions order by txn_id");
+    (report, quarantine, stored)
+}
+
+#[test]
+fn threads_and_blocks_do_not_change_what_is_stored_or_quarantined() {
+    let (one, one_q, one_rows) = ingest_with(&["--threads", "1"]);
+    assert_eq!(one["ledger"]["rows_read"], 4 * 38 + 5 + 1);
+    let reasons = &one["ledger"]["quarantined_by_reason"];
+    assert_eq!(reasons["duplicate_txn_id"], 4 + 1, "{reasons}");
+    assert_eq!(reasons["non_positive_amount"], 1, "{reasons}");
+    assert_eq!(reasons["wrong_field_count"], 1, "{reasons}");
+    assert_eq!(reasons["bad_utf8"], 1, "{reasons}");
+    let late: Vec<_> = one_rows
+        .iter()
+        .filter(|r| r["txn_id"].as_str().is_some_and(|id| id.starts_with("LATE")))
+        .collect();
+    assert_eq!(late.len(), 1, "the valid second occurrence is stored");
+
+    for extra in [
+        ["--threads", "2", "--chunk-rows", "7"],
+        ["--threads", "3", "--chunk-rows", "1"],
+    ] {
+        let (many, many_q, many_rows) = ingest_with(&extra);
+        assert_eq!(many["ledger"], one["ledger"], "{extra:?}");
+        assert_eq!(many["samples"], one["samples"], "{extra:?}");
+        assert_eq!(many_q, one_q, "{extra:?}");
+        assert_eq!(many_rows, one_rows, "{extra:?}");
+    }
+}
