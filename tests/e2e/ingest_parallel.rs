@@ -87,3 +87,34 @@ fn threads_and_blocks_do_not_change_what_is_stored_or_quarantined() {
         assert_eq!(many_rows, one_rows, "{extra:?}");
     }
 }
+
+#[test]
+fn a_failing_block_fails_the_file_and_commits_nothing() {
+    let s = Scratch::new();
+    s.load_reference();
+    let file = s.file("log.csv", awkward_log());
+    let path = file.to_str().unwrap_or_default();
+    let args = ["ingest", "transactions", path, "--threads", "2", "--chunk-rows", "5"];
+    // Block 3 fails after blocks before it have claimed ids and while others wait for
+    // their turn: every thread must stop, and the error must reach the user.
+    let out = s
+        .custos()
+        .env("CUSTOS_FAILPOINT", "ingest-block-3")
+        .args(args)
+        .output()
+        .expect("run custos");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failpoint ingest-block-3"));
+    assert_eq!(s.count("select count(*) from transactions"), 0);
+    assert_eq!(
+        s.count("select count(*) from ingest_ledger where table_name = 'transactions'"),
+        0
+    );
+    // Nothing of the failed attempt is in the way of a rerun.
+    let reports = s.ingest("transactions", &[&file], &["--threads", "2", "--chunk-rows", "5"]);
+    assert_eq!(reports[0]["status"], "committed");
+    assert_eq!(
+        s.count("select count(*) from transactions") as u64,
+        reports[0]["ledger"]["rows_stored"].as_u64().unwrap_or(0)
+    );
+}

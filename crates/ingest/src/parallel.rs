@@ -289,5 +289,11 @@ fn settle_block(
         return Ok(None);
     };
     let batch = run.settle(chunk, &taken)?;
+    if custos_warehouse::failpoint_error(&format!("ingest-block-{seq}")) {
+        return Err(Error::io(
+            out.staging,
+            std::io::Error::other(format!("failpoint ingest-block-{seq}")),
+        ));
+    }
     write_chunk(out.staging, out.version, seq, &batch).map(Some)
 }

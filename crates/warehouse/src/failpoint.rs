@@ -10,3 +10,10 @@ pub fn failpoint(name: &str) {
         std::process::abort();
     }
 }
+
+/// Error-test hook: true if the environment variable `CUSTOS_FAILPOINT` equals `name`; the
+/// caller then fails as an I/O error would at that point, and the test checks that the
+/// failure is reported and nothing half-done is committed.
+pub fn failpoint_error(name: &str) -> bool {
+    std::env::var_os("CUSTOS_FAILPOINT").is_some_and(|v| v == name)
+}

@@ -45,7 +45,7 @@ mod writer;
 pub use catalog::{Catalog, CommitRecord, FileEntry, LedgerEntry, TableChange};
 pub use datafusion;
 pub use error::{Error, Result};
-pub use failpoint::failpoint;
+pub use failpoint::{failpoint, failpoint_error};
 pub use parquet_io::{WrittenFile, hex, read_parquet_files, write_parquet};
 pub use session::{ReadOnly, SessionOptions};
 pub use settings::WarehouseSettings;
