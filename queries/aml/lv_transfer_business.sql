@@ -41,16 +41,31 @@ moves as (
 ),
 -- Totals first, transaction ids after: lists for every customer-day (millions, most far
 -- below the thresholds) made this aggregate spill under a 4 GiB limit.
+-- One aggregate per direction: each reads only its half of `flows` and groups on two keys
+-- (a third, text key for the direction made the whole aggregate about a second slower at
+-- 10M transactions).
 daily as (
     select
-        customer_id, report_date, direction,
+        customer_id, report_date, 'out' as direction,
         cast(sum(case when currency = 'CNY' then amount else 0 end) as decimal(18, 4)) as rmb_total,
         cast(sum(case when currency <> 'CNY' then amount_usd else 0 end) as decimal(18, 4)) as usd_total,
         count(*) as txns,
         min(ts) as window_start,
         max(ts) as window_end
     from moves
-    group by customer_id, report_date, direction
+    where direction = 'out'
+    group by customer_id, report_date
+    union all
+    select
+        customer_id, report_date, 'in' as direction,
+        cast(sum(case when currency = 'CNY' then amount else 0 end) as decimal(18, 4)) as rmb_total,
+        cast(sum(case when currency <> 'CNY' then amount_usd else 0 end) as decimal(18, 4)) as usd_total,
+        count(*) as txns,
+        min(ts) as window_start,
+        max(ts) as window_end
+    from moves
+    where direction = 'in'
+    group by customer_id, report_date
 ),
 hits as (
     select * from daily
