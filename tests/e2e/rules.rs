@@ -362,6 +362,12 @@ fn a_bad_rule_is_named_with_file_and_line() {
         !out.status.success() && err.contains("bad.sql:14") && err.contains("INTERVAL"),
         "{err}"
     );
+    // A difference of timestamps compared with an interval is silently false in DataFusion.
+    write(
+        "select payer_account as subject_id, ts as window_start, ts as window_end, 1.0 as score,\n  make_array(txn_id) as txn_ids\nfrom transactions\nwhere ts - (ts - interval '100 days') >= interval '90 days'",
+    );
+    let err = String::from_utf8_lossy(&s.run(&["rules", "check", "--queries", qs]).stderr).into_owned();
+    assert!(err.contains("bad.sql") && err.contains("INTERVAL '...'"), "{err}");
     // An undeclared parameter.
     write("select payer_account as subject_id from transactions\nwhere amount > $limit");
     let err = String::from_utf8_lossy(&s.run(&["rules", "check", "--queries", qs]).stderr).into_owned();

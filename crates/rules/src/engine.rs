@@ -12,6 +12,8 @@ use custos_warehouse::datafusion::arrow::datatypes::{
 };
 use custos_warehouse::datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use custos_warehouse::datafusion::common::DFSchema;
+use custos_warehouse::datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use custos_warehouse::datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan};
 use custos_warehouse::datafusion::prelude::SessionContext;
 
 use crate::alert::Alert;
@@ -69,7 +71,57 @@ pub async fn check(ctx: &SessionContext, rule: &Rule) -> Result<()> {
             },
             other => other,
         })?;
-    contract(rule, df.schema())
+    contract(rule, df.schema())?;
+    let plan = df.into_optimized_plan().map_err(engine(rule))?;
+    if let Some(expr) = duration_as_interval(&plan) {
+        return Err(Error::Rule {
+            path: rule.path.clone(),
+            line: rule.sql_line,
+            message: format!(
+                "`{expr}` compares a difference of timestamps with an INTERVAL; DataFusion turns the \
+                 difference into an interval of nanoseconds, which is smaller than any interval of \
+                 days, so the comparison is silently wrong: write `a <= b - INTERVAL '...'` instead"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The first place where the plan casts a duration (a difference of timestamps) to an
+/// interval. Intervals compare field by field (months, then days, then nanoseconds), so
+/// `ts - prev_ts >= INTERVAL '90 days'` is false for any gap: the gap has 0 days and the
+/// nanoseconds only.
+fn duration_as_interval(plan: &LogicalPlan) -> Option<String> {
+    let mut found = None;
+    let _ = plan.apply_with_subqueries(|node| {
+        let inputs = node.inputs();
+        let schema = match inputs.as_slice() {
+            [one] => Arc::clone(one.schema()),
+            [left, right] => match left.schema().join(right.schema()) {
+                Ok(joined) => Arc::new(joined),
+                Err(_) => return Ok(TreeNodeRecursion::Continue),
+            },
+            _ => Arc::clone(node.schema()),
+        };
+        node.apply_expressions(|e| {
+            e.apply(|x| {
+                if let Expr::Cast(c) = x
+                    && matches!(c.field.data_type(), DataType::Interval(_))
+                    && matches!(c.expr.get_type(&schema), Ok(DataType::Duration(_)))
+                {
+                    found = Some(x.to_string());
+                    return Ok(TreeNodeRecursion::Stop);
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })?;
+        Ok(if found.is_some() {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    found
 }
 
 fn contract(rule: &Rule, schema: &DFSchema) -> Result<()> {
