@@ -16,6 +16,10 @@
 //! loaded), a rate to the reporting currency for the transaction's day, and id uniqueness
 //! within the file and against the warehouse.
 //!
+//! A canonical CSV transaction log is validated and written by [`IngestOptions::threads`]
+//! threads, in blocks of [`IngestOptions::chunk_rows`] rows; blocks claim their ids in file
+//! order, so the rows stored and quarantined are the same with any number of threads.
+//!
 //! # Example
 //! ```
 //! use custos_ingest::{IngestOptions, Ingestor, FileStatus};
