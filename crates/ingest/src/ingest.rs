@@ -106,7 +106,7 @@ impl IngestOptions {
             profile: None,
             format: None,
             max_reject: None,
-            chunk_rows: 1 << 20,
+            chunk_rows: 1 << 19,
             threads: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }

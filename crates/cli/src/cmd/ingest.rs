@@ -40,7 +40,7 @@ pub struct IngestArgs {
     /// Threads validating and writing a CSV transaction log (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
-    /// Transactions sorted and written together (default 1048576); fewer bound memory
+    /// Transactions sorted and written together (default 524288); fewer bound memory
     /// more tightly but write more, smaller files.
     #[arg(long, value_name = "ROWS", value_parser = clap::value_parser!(u32).range(1..))]
     pub chunk_rows: Option<u32>,
