@@ -333,37 +333,23 @@ impl<'w> Ingestor<'w> {
         let parallel =
             table == Table::Transactions && options.profile.is_none() && format == Format::Csv && options.threads > 1;
         let staging = self.writer.staging_dir(Table::Transactions);
-        let mut run = FileRun {
+        let mut run = FileRun::new(
             table,
-            txn: TxnColumns::new(),
-            local_days: std::collections::HashMap::default(),
-            columns: table.columns(),
-            builders: table.columns().iter().map(|c| ColumnBuilder::new(c.ty)).collect(),
-            buffered: 0,
-            ingest_id: ingest_id.clone(),
-            round_amounts: options.profile.as_ref().is_some_and(|p| p.round_to_minor_units),
-            exponent_columns: vec![false; table.columns().len()],
-            quarantine: Vec::new(),
-            by_reason: BTreeMap::new(),
-            rows_read: 0,
-            rows_stored: 0,
-            amounts: BTreeMap::new(),
+            ingest_id.clone(),
+            options.profile.as_ref().is_some_and(|p| p.round_to_minor_units),
+            self.lookups.as_ref(),
+            self.tz,
+            &self.settings.reporting_currency,
+            self.reporting_minor,
+        );
+        if table == Table::Transactions {
             // Sized from the file (canonical rows are rarely under 100 bytes) so the set never
-            // rehashes while millions of ids go in.
-            new_ids: if table == Table::Transactions {
-                FingerprintSet::with_capacity((file_bytes / 100) as usize)
-            } else {
-                FingerprintSet::default()
-            },
-            pending_ids: Vec::new(),
-            pending_origins: Vec::new(),
-            keys: HashSet::new(),
-            lookups: self.lookups.as_ref(),
-            tz: self.tz,
-            reporting_currency: &self.settings.reporting_currency,
-            reporting_minor: self.reporting_minor,
-            sink: (table == Table::Transactions && !parallel).then(|| ChunkSink::start(staging.clone(), version)),
-        };
+            // grows while millions of ids go in.
+            run.new_ids = FingerprintSet::with_capacity((file_bytes / 100) as usize);
+            if !parallel {
+                run.sink = Some(ChunkSink::start(staging.clone(), version));
+            }
+        }
         let read = match (&options.profile, format) {
             _ if parallel => {
                 let out = parallel::Output {
@@ -560,19 +546,26 @@ impl<'a> FileRun<'a> {
         }
     }
 
-    /// A run for one more thread reading the same file: same settings and lookups, its own
-    /// buffers and counts (folded back with [`FileRun::absorb`]), no id set and no sink.
-    pub(crate) fn worker(&self) -> FileRun<'a> {
+    /// A run with empty buffers and counts, no id set and no sink.
+    fn new(
+        table: Table,
+        ingest_id: String,
+        round_amounts: bool,
+        lookups: Option<&'a Lookups>,
+        tz: chrono_tz::Tz,
+        reporting_currency: &'a str,
+        reporting_minor: u32,
+    ) -> FileRun<'a> {
         FileRun {
-            table: self.table,
+            table,
             txn: TxnColumns::new(),
             local_days: std::collections::HashMap::default(),
-            columns: self.columns,
-            builders: self.columns.iter().map(|c| ColumnBuilder::new(c.ty)).collect(),
+            columns: table.columns(),
+            builders: table.columns().iter().map(|c| ColumnBuilder::new(c.ty)).collect(),
             buffered: 0,
-            ingest_id: self.ingest_id.clone(),
-            round_amounts: self.round_amounts,
-            exponent_columns: self.exponent_columns.clone(),
+            ingest_id,
+            round_amounts,
+            exponent_columns: vec![false; table.columns().len()],
             quarantine: Vec::new(),
             by_reason: BTreeMap::new(),
             rows_read: 0,
@@ -582,12 +575,28 @@ impl<'a> FileRun<'a> {
             pending_ids: Vec::new(),
             pending_origins: Vec::new(),
             keys: HashSet::new(),
-            lookups: self.lookups,
-            tz: self.tz,
-            reporting_currency: self.reporting_currency,
-            reporting_minor: self.reporting_minor,
+            lookups,
+            tz,
+            reporting_currency,
+            reporting_minor,
             sink: None,
         }
+    }
+
+    /// A run for one more thread reading the same file: same settings and lookups, its own
+    /// buffers and counts (folded back with [`FileRun::absorb`]), no id set and no sink.
+    pub(crate) fn worker(&self) -> FileRun<'a> {
+        let mut run = FileRun::new(
+            self.table,
+            self.ingest_id.clone(),
+            self.round_amounts,
+            self.lookups,
+            self.tz,
+            self.reporting_currency,
+            self.reporting_minor,
+        );
+        run.exponent_columns = self.exponent_columns.clone();
+        run
     }
 
     /// Adds a worker's counts, quarantined rows and control totals to this run's.
