@@ -21,17 +21,31 @@ with x as (
 versions as (
     select distinct as_of from country_risk
 ),
+-- The list in force is a property of the day, not of the transaction: resolve it for the
+-- days in range (dozens) and join the transactions to the day's listed countries by
+-- equality, one join per side.
+days as (
+    select distinct report_date from transactions where report_date between $from and $to
+),
 in_force as (
-    select x.txn_id, max(v.as_of) as as_of
-    from x
-    join versions v on v.as_of <= x.report_date
-    group by x.txn_id
+    select d.report_date, max(v.as_of) as as_of
+    from days d
+    join versions v on v.as_of <= d.report_date
+    group by d.report_date
+),
+listed as (
+    select f.report_date, r.iso2
+    from in_force f
+    join country_risk r on r.as_of = f.as_of
 ),
 hits as (
-    select distinct x.customer_id, x.txn_id, x.ts, r.iso2
+    select x.customer_id, x.txn_id, x.ts, l.iso2
     from x
-    join in_force f on f.txn_id = x.txn_id
-    join country_risk r on r.as_of = f.as_of and (r.iso2 = x.payer_country or r.iso2 = x.payee_country)
+    join listed l on l.report_date = x.report_date and l.iso2 = x.payer_country
+    union
+    select x.customer_id, x.txn_id, x.ts, l.iso2
+    from x
+    join listed l on l.report_date = x.report_date and l.iso2 = x.payee_country
 )
 select
     customer_id as subject_id,
