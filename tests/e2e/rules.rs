@@ -811,9 +811,14 @@ fn geography_devices_and_dormancy_fixtures() {
     let rows = [
         line("G1", t, "TRANSFER", "A001", "EXT-US-01", "1000.00", "CNY", ("CN", "VN")),
         line("G2", t, "TRANSFER", "A002", "EXT-HK-01", "1000.00", "CNY", ("CN", "HK")),
+        // The list of 2025-02-21 is in force: it dropped the Philippines and added Laos.
+        line("G3", t, "TRANSFER", "A004", "EXT-HK-01", "1000.00", "CNY", ("CN", "PH")),
+        line("G4", t, "TRANSFER", "A006", "EXT-HK-01", "1000.00", "CNY", ("LA", "CN")),
     ];
     let r: Vec<&str> = rows.iter().map(String::as_str).collect();
-    assert_eq!(subjects(&fixture("aml.high_risk_geography", &r)), ["C001"]);
+    let geo = fixture("aml.high_risk_geography", &r);
+    assert_eq!(subjects(&geo), ["C001", "C006"], "{geo:?}");
+    assert_eq!(geo["C006"], "G4");
     // One device behind C001's and C002's accounts; C004 on its own.
     let dev = |id: &str, from: &str, device: &str| {
         format!("{id},{t},TRANSFER,APP,{from},A007,100.00,CNY,CN,CN,SUCCESS,,,{device},,PIN,,,")
@@ -868,13 +873,36 @@ fn geography_devices_and_dormancy_fixtures() {
             CN,
         ),
     ];
+    // The 90-day boundary: A004 idle exactly 90 days (inclusive, fires), A005 one second less.
+    // Both were also busy a month before their last payment, in the same 90-day bin of the
+    // rule's time bins, so a gap measured from the wrong end of that bin would fire A005 too.
+    let mut rows = rows.to_vec();
+    for (i, (account, last)) in [("A004", "10:00:00"), ("A005", "10:00:01")].into_iter().enumerate() {
+        for (j, (ts, amount)) in [
+            ("2024-11-01T10:00:00+08:00".to_string(), "100.00"),
+            (format!("2024-12-01T{last}+08:00"), "100.00"),
+            ("2025-03-01T10:00:00+08:00".to_string(), "12000.00"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            rows.push(line(
+                &format!("V{i}{j}"),
+                &ts,
+                "TRANSFER",
+                account,
+                "A007",
+                amount,
+                "CNY",
+                CN,
+            ));
+        }
+    }
     let r: Vec<&str> = rows.iter().map(String::as_str).collect();
     let dormant = fixture("aml.dormant_reactivation", &r);
-    assert!(
-        dormant.contains_key("A001") && !dormant.contains_key("A002"),
-        "{dormant:?}"
-    );
+    assert_eq!(subjects(&dormant), ["A001", "A004"], "{dormant:?}");
     assert_eq!(dormant["A001"], "W2");
+    assert_eq!(dormant["A004"], "V02");
 }
 
 #[test]
