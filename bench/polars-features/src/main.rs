@@ -41,7 +41,10 @@ fn scan(dir: &Path) -> Result<LazyFrame, Box<dyn std::error::Error>> {
         .iter()
         .map(|p| PlRefPath::from(p.to_str().unwrap_or_default()))
         .collect();
-    Ok(LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())?)
+    Ok(LazyFrame::scan_parquet_files(
+        paths.into_iter().collect(),
+        ScanArgsParquet::default(),
+    )?)
 }
 
 fn date(s: &str) -> Result<i32, Box<dyn std::error::Error>> {
@@ -61,7 +64,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(out)?;
     let (baseline_days, min_amount, factor, min_active) = (30i32, 20_000i64, 3i64, 3u32);
     // CUSTOS_IDLE_DAYS checks the dormancy features on a short history, where 90 days finds nothing.
-    let idle_days: i64 = std::env::var("CUSTOS_IDLE_DAYS").ok().and_then(|v| v.parse().ok()).unwrap_or(90);
+    let idle_days: i64 = std::env::var("CUSTOS_IDLE_DAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(90);
     let idle_us: i64 = idle_days * 86_400 * 1_000_000;
     let burst_us: i64 = 14 * 86_400 * 1_000_000;
 
@@ -101,7 +107,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let daily = txns
         .clone()
         .lazy()
-        .filter(col("report_date").gt_eq(lit(from - baseline_days)).and(col("report_date").lt_eq(lit(to))))
+        .filter(
+            col("report_date")
+                .gt_eq(lit(from - baseline_days))
+                .and(col("report_date").lt_eq(lit(to))),
+        )
         .join(
             personal,
             [col("payer_account")],
@@ -142,16 +152,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .collect()?;
     let velocity_time = t.elapsed();
-    let spikes = velocity
-        .clone()
-        .lazy()
-        .filter(
-            col("active_days").gt_eq(lit(min_active)).and(
-                (col("day_out").cast(DataType::Float64) * lit(baseline_days as f64))
-                    .gt_eq(col("history").fill_null(lit(0)).cast(DataType::Float64) / lit(10_000.0) * lit(factor as f64)),
-            ),
-        )
-        .collect()?;
+    let spikes =
+        velocity
+            .clone()
+            .lazy()
+            .filter(col("active_days").gt_eq(lit(min_active)).and(
+                (col("day_out").cast(DataType::Float64) * lit(baseline_days as f64)).gt_eq(
+                    col("history").fill_null(lit(0)).cast(DataType::Float64) / lit(10_000.0) * lit(factor as f64),
+                ),
+            ))
+            .collect()?;
     let t = Instant::now();
     ParquetWriter::new(std::fs::File::create(out.join("velocity_features.parquet"))?).finish(&mut velocity)?;
     let velocity_write = t.elapsed();
@@ -168,14 +178,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let own = accounts
         .lazy()
-        .filter(col("account_class").is_in(lit(Series::new("c".into(), ["AGENT", "INTERNAL"])).implode(false), false))
+        .filter(col("account_class").is_in(
+            lit(Series::new("c".into(), ["AGENT", "INTERNAL"])).implode(false),
+            false,
+        ))
         .select([col("account_id")]);
     let to_us = (to as i64 + 1) * 86_400 * 1_000_000;
     let side = |account: &str| {
         txns.clone()
             .lazy()
             .filter(col("ts_us").lt(lit(to_us)))
-            .select([col(account).alias("account_id"), col("txn_id"), col("ts_us"), col("amount_reporting")])
+            .select([
+                col(account).alias("account_id"),
+                col("txn_id"),
+                col("ts_us"),
+                col("amount_reporting"),
+            ])
             .join(
                 own.clone(),
                 [col("account_id")],
