@@ -179,6 +179,11 @@ def main():
     duck_ms, our_ms = rows[-1][8], rows[-1][9]
     slowest = sorted(our_ms.items(), key=lambda kv: -kv[1])[:6]
     slow = ", ".join(f"{k} {v / 1000:.2f} s (DuckDB {duck_ms.get(k, [0])[0]:.2f} s)" for k, v in slowest)
+    growth = ""
+    if len(rows) > 1:
+        (n0, _, t0, _, d0, _, s0, *_), (n1, _, t1, _, d1, _, s1, *_) = rows[0], rows[-1]
+        growth = (f" From {n0:,} to {n1:,} transactions ({n1 / n0:.1f}x) custos's time grew {t1 / t0:.1f}x,"
+                  f" DuckDB's {d1 / d0:.1f}x and the bare scan's {s1 / s0:.1f}x.")
     section = f"""<!-- rules-bench:start -->
 ## Rules: the whole library ({len(rows[-1][8])} rules) over generated worlds
 
@@ -193,7 +198,7 @@ custos 0.1.0 (release build, 4 GiB memory pool), DuckDB {duckdb.__version__} (2 
 custos's time includes reading stored alerts, merging and committing them with the run
 manifest; DuckDB only executes the queries (results fetched); views marked `-- materialize`
 are computed once in both. Target: custos at
-or under 0.8x DuckDB within 4 GiB. Slowest rules in custos at the largest size: {slow}.
+or under 0.8x DuckDB within 4 GiB.{growth} Slowest rules in custos at the largest size: {slow}.
 
 Reproduce: `pip install -r bench/requirements.txt && cargo build --release -p custos &&
 python3 bench/rules_bench.py --sizes {a.sizes} --concurrency {a.concurrency}`
