@@ -11,7 +11,7 @@
 //! rules run in SQL. Amounts stay exact (decimals, or integer ten-thousandths where Polars has
 //! no decimal kernel); instants are compared as integer microseconds.
 //!
-//! Usage: `polars-features WAREHOUSE FROM TO OUT_DIR` (dates as YYYY-MM-DD).
+//! Usage: `features WAREHOUSE FROM TO OUT_DIR` (dates as YYYY-MM-DD).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -56,7 +56,7 @@ fn date(s: &str) -> Result<i32, Box<dyn std::error::Error>> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 5 {
-        return Err("usage: polars-features WAREHOUSE FROM TO OUT_DIR".into());
+        return Err("usage: features WAREHOUSE FROM TO OUT_DIR".into());
     }
     let wh = Path::new(&args[1]);
     let (from, to) = (date(&args[2])?, date(&args[3])?);
