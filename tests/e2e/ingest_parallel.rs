@@ -58,6 +58,13 @@ fn ingest_with(extra: &[&str]) -> (serde_json::Value, Rows, Rows) {
     ledger.remove("source_file");
     let quarantine = s.sql("select line, field, reason, detail, raw_text from quarantine order by line");
     let stored = s.sql("select * from transactions order by txn_id");
+    // Hashed beside the read on several threads, before it on one: either way every row
+    // names the ledger entry of its file.
+    let id = report["ledger"]["ingest_id"].as_str().expect("ingest id").to_string();
+    assert!(id.starts_with("ing-") && id.len() > 12, "{id}");
+    assert!(stored.iter().all(|r| r["ingest_id"] == id.as_str()), "{id}");
+    let named = s.count(&format!("select count(*) from quarantine where ingest_id = '{id}'"));
+    assert_eq!(named as usize, quarantine.len());
     (report, quarantine, stored)
 }
 

@@ -303,26 +303,7 @@ impl<'w> Ingestor<'w> {
         options: &IngestOptions,
         progress: &mut dyn FnMut(u64),
     ) -> Result<FileReport> {
-        let (sha, file_bytes) = read::hash_file(path)?;
         let table = options.table;
-        if let Some(earlier) = self.writer.catalog().already_ingested(table, &sha) {
-            return Ok(FileReport {
-                status: FileStatus::AlreadyIngested {
-                    ingest_id: earlier.ingest_id.clone(),
-                },
-                ledger: earlier.clone(),
-                table_rows_after: self.writer.catalog().rows(table),
-                replaced: 0,
-                samples: Vec::new(),
-            });
-        }
-        if table == Table::Transactions && self.lookups.is_none() {
-            let root = self.writer.root().to_path_buf();
-            self.lookups = Some(Lookups::load(&root, self.writer.catalog())?);
-        }
-        let version = self.writer.next_version();
-        let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let ingest_id = format!("ing-{version:06}-{}", &sha[..8]);
         let format = options.format.unwrap_or_else(|| {
             if options.profile.is_some() {
                 Format::Csv
@@ -332,6 +313,37 @@ impl<'w> Ingestor<'w> {
         });
         let parallel =
             table == Table::Transactions && options.profile.is_none() && format == Format::Csv && options.threads > 1;
+        let file_len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+        // Only a file of the same size can be one ingested before. When there is none, the
+        // file is hashed beside the read instead of before it: hashing a 1 GB log takes about a
+        // second, which otherwise runs on one core while the other waits.
+        let hash_aside = parallel && !self.writer.catalog().has_ingested_size(table, file_len);
+        let hashed_first = if hash_aside {
+            None
+        } else {
+            let (sha, file_bytes) = read::hash_file(path)?;
+            if let Some(earlier) = self.writer.catalog().already_ingested(table, &sha) {
+                return Ok(FileReport {
+                    status: FileStatus::AlreadyIngested {
+                        ingest_id: earlier.ingest_id.clone(),
+                    },
+                    ledger: earlier.clone(),
+                    table_rows_after: self.writer.catalog().rows(table),
+                    replaced: 0,
+                    samples: Vec::new(),
+                });
+            }
+            Some((sha, file_bytes))
+        };
+        if table == Table::Transactions && self.lookups.is_none() {
+            let root = self.writer.root().to_path_buf();
+            self.lookups = Some(Lookups::load(&root, self.writer.catalog())?);
+        }
+        let version = self.writer.next_version();
+        let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let id_of = |sha: &str| format!("ing-{version:06}-{}", &sha[..8]);
+        // Known now, or once the hash beside the read is done.
+        let mut ingest_id = hashed_first.as_ref().map(|(sha, _)| id_of(sha)).unwrap_or_default();
         let staging = self.writer.staging_dir(Table::Transactions);
         let mut run = FileRun::new(
             table,
@@ -345,21 +357,63 @@ impl<'w> Ingestor<'w> {
         if table == Table::Transactions {
             // Sized from the file (canonical rows are rarely under 100 bytes) so the set never
             // grows while millions of ids go in.
-            run.new_ids = FingerprintSet::with_capacity((file_bytes / 100) as usize);
+            run.new_ids = FingerprintSet::with_capacity((file_len / 100) as usize);
             if !parallel {
                 run.sink = Some(ChunkSink::start(staging.clone(), version));
             }
         }
+        let mut hashed_aside: Option<(String, u64)> = None;
         let read = match (&options.profile, format) {
             _ if parallel => {
+                let deferred = parallel::DeferredId::default();
                 let out = parallel::Output {
                     staging: &staging,
                     version,
+                    deferred_id: hash_aside.then_some(&deferred),
                 };
-                parallel::read_csv(path, &mut run, options.chunk_rows, options.threads, &out, progress)
+                std::thread::scope(|scope| {
+                    let hasher = hash_aside.then(|| {
+                        let deferred = &deferred;
+                        scope.spawn(move || {
+                            let _unblock = deferred.unblock_on_exit();
+                            let hashed = read::hash_file(path);
+                            deferred.set(hashed.as_ref().map(|(sha, _)| id_of(sha)).map_err(|e| e.to_string()));
+                            hashed
+                        })
+                    });
+                    let files = parallel::read_csv(path, &mut run, options.chunk_rows, options.threads, &out, progress);
+                    let hashed = hasher.map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(Error::io(path, std::io::Error::other("the hashing thread panicked")))
+                        })
+                    });
+                    match (files, hashed) {
+                        (Err(e), _) | (Ok(_), Some(Err(e))) => Err(e),
+                        (Ok(files), None) => Ok((files, None)),
+                        (Ok(files), Some(Ok(hashed))) => Ok((files, Some(hashed))),
+                    }
+                })
+                .and_then(|(files, hashed)| {
+                    if let Some((sha, bytes)) = hashed {
+                        if bytes != file_len {
+                            return Err(Error::io(
+                                path,
+                                std::io::Error::other(format!(
+                                    "the file changed while it was read ({file_len} bytes, then {bytes})"
+                                )),
+                            ));
+                        }
+                        ingest_id = id_of(&sha);
+                        run.ingest_id = ingest_id.clone();
+                        hashed_aside = Some((sha, bytes));
+                    }
+                    Ok(files)
+                })
             }
-            (Some(profile), _) => read::read_profiled_csv(path, profile, &sha, &mut run, options.chunk_rows, progress)
-                .map(|()| Vec::new()),
+            (Some(profile), _) => {
+                let sha = hashed_first.as_ref().map(|(sha, _)| sha.as_str()).unwrap_or_default();
+                read::read_profiled_csv(path, profile, sha, &mut run, options.chunk_rows, progress).map(|()| Vec::new())
+            }
             (None, Format::Csv) => read::read_csv(path, &mut run, options.chunk_rows, progress).map(|()| Vec::new()),
             (None, Format::Ndjson) => {
                 read::read_ndjson(path, &mut run, options.chunk_rows, progress).map(|()| Vec::new())
@@ -379,6 +433,10 @@ impl<'w> Ingestor<'w> {
                 self.writer.abandon()?;
                 return Err(e);
             }
+        };
+        let Some((sha, file_bytes)) = hashed_first.or(hashed_aside) else {
+            self.writer.abandon()?;
+            return Err(Error::io(path, std::io::Error::other("the file was not hashed")));
         };
         // Chunks quarantine the ids they find claimed when they are settled, after their
         // other rejects: the report lists rows in file order.

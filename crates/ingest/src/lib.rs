@@ -18,7 +18,10 @@
 //!
 //! A canonical CSV transaction log is validated and written by [`IngestOptions::threads`]
 //! threads, in blocks of [`IngestOptions::chunk_rows`] rows; blocks claim their ids in file
-//! order, so the rows stored and quarantined are the same with any number of threads.
+//! order, so the rows stored and quarantined are the same with any number of threads. A file
+//! is recognised as already ingested by its SHA-256; when no earlier file of the table has
+//! its size (so none can have its content), the hash is computed on a thread of its own
+//! while the file is read, and blocks wait for it only before they are written.
 //!
 //! # Example
 //! ```

@@ -15,6 +15,8 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+use custos_warehouse::datafusion::arrow::array::{RecordBatch, StringArray};
+
 use crate::ids::FingerprintSet;
 use crate::ingest::FileRun;
 use crate::read::{bind_header, csv_reader, csv_row, is_dos_eof, next_record, record_strings};
@@ -25,6 +27,53 @@ use crate::{Error, Result};
 pub(crate) struct Output<'p> {
     pub staging: &'p Path,
     pub version: u64,
+    /// The file's ingest id when it is still being hashed beside the read; blocks wait for it
+    /// before they are written. `None`: the workers' runs already carry it.
+    pub deferred_id: Option<&'p DeferredId>,
+}
+
+/// An ingest id that another thread is still computing (it names the file's hash).
+#[derive(Default)]
+pub(crate) struct DeferredId {
+    value: Mutex<Option<std::result::Result<String, String>>>,
+    ready: Condvar,
+}
+
+impl DeferredId {
+    /// Gives the id, or why there is none; the first value given stays.
+    pub(crate) fn set(&self, value: std::result::Result<String, String>) {
+        self.value
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(value);
+        self.ready.notify_all();
+    }
+
+    /// A guard that gives an error if the computing thread ends without giving a value, so
+    /// no worker waits forever.
+    pub(crate) fn unblock_on_exit(&self) -> impl Drop + '_ {
+        struct Unblock<'d>(&'d DeferredId);
+        impl Drop for Unblock<'_> {
+            fn drop(&mut self) {
+                self.0.set(Err("the file could not be hashed".into()));
+            }
+        }
+        Unblock(self)
+    }
+
+    fn is_set(&self) -> bool {
+        self.value.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    fn wait(&self, path: &Path) -> Result<String> {
+        let mut value = self.value.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(v) = value.as_ref() {
+                return v.clone().map_err(|why| Error::io(path, std::io::Error::other(why)));
+            }
+            value = self.ready.wait(value).unwrap_or_else(|e| e.into_inner());
+        }
+    }
 }
 
 /// A block never holds more field bytes than this, so field offsets fit in `u32`.
@@ -172,7 +221,7 @@ pub(crate) fn read_csv(
         let read = if handles.is_empty() {
             Ok(())
         } else {
-            tokenize(path, &mut reader, &mut record, chunk_rows, tx, progress)
+            tokenize(path, &mut reader, &mut record, chunk_rows, threads, tx, progress)
         };
         let done: Vec<_> = handles.into_iter().map(|h| h.join().ok().flatten()).collect();
         (read, done)
@@ -197,11 +246,19 @@ fn tokenize(
     reader: &mut csv::Reader<std::fs::File>,
     record: &mut csv::ByteRecord,
     chunk_rows: usize,
+    threads: usize,
     tx: SyncSender<Block>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
+    // Near the end of the file blocks are cut to a quarter, so the workers run out of work
+    // together instead of one validating a whole block while the others wait.
+    let file_len = reader.get_ref().metadata().map(|m| m.len()).unwrap_or(0);
+    let (mut rows_per_block, mut block_from) = (chunk_rows, 0u64);
     let mut block = Block::new(0);
     while let Some((line, start, end)) = next_record(path, reader, record)? {
+        if block.records.is_empty() {
+            block_from = start;
+        }
         if is_dos_eof(record) {
             continue;
         }
@@ -226,7 +283,13 @@ fn tokenize(
             start,
             end,
         });
-        if block.records.len() >= chunk_rows || block.data.len() >= BLOCK_BYTES {
+        if block.records.len() >= rows_per_block || block.data.len() >= BLOCK_BYTES {
+            if rows_per_block == chunk_rows {
+                let block_span = end - block_from;
+                if file_len.saturating_sub(end) < block_span.saturating_mul(threads as u64) {
+                    rows_per_block = (chunk_rows / 4).max(1);
+                }
+            }
             let seq = block.seq;
             if tx.send(std::mem::replace(&mut block, Block::new(seq + 1))).is_err() {
                 // Every worker stopped; the failure they recorded is the error.
@@ -250,32 +313,51 @@ fn work<'a>(
 ) -> Option<(FileRun<'a>, Vec<SinkFile>)> {
     let _guard = PanicGuard(shared);
     let mut files = Vec::new();
-    loop {
-        let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-        let Ok(block) = next else { break };
-        if shared.failed() {
-            return None;
-        }
-        match settle_block(&mut run, block, binding, shared, out) {
-            Ok(Some(written)) => files.extend(written),
-            Ok(None) => return None,
-            Err(e) => {
-                shared.fail(e);
-                return None;
+    // A settled block whose ingest id was not known yet: rather than wait for the hash, the
+    // worker validates one more block first.
+    let mut held: Option<(usize, RecordBatch)> = None;
+    let result = (|| -> Result<bool> {
+        loop {
+            let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+            let Ok(block) = next else { break };
+            if shared.failed() {
+                return Ok(false);
+            }
+            let Some(settled) = settle_block(&mut run, block, binding, shared)? else {
+                return Ok(false);
+            };
+            let ready = out.deferred_id.is_none_or(DeferredId::is_set);
+            if !ready && held.is_none() {
+                held = Some(settled);
+                continue;
+            }
+            for (seq, batch) in held.take().into_iter().chain([settled]) {
+                files.extend(write_block(out, seq, batch)?);
             }
         }
+        if let Some((seq, batch)) = held.take() {
+            files.extend(write_block(out, seq, batch)?);
+        }
+        Ok(true)
+    })();
+    match result {
+        Ok(true) => Some((run, files)),
+        Ok(false) => None,
+        Err(e) => {
+            shared.fail(e);
+            None
+        }
     }
-    Some((run, files))
 }
 
-/// Validates, claims, settles and writes one block; `None` if another thread failed.
+/// Validates, claims and settles one block: its sequence number and stored rows, or `None` if
+/// another thread failed.
 fn settle_block(
     run: &mut FileRun<'_>,
     block: Block,
     binding: &[Option<usize>],
     shared: &Shared,
-    out: &Output<'_>,
-) -> Result<Option<Vec<SinkFile>>> {
+) -> Result<Option<(usize, RecordBatch)>> {
     for r in &block.records {
         let first = r.first_field as usize;
         let fields = (first..first + r.fields as usize).map(|k| block.field(k));
@@ -288,12 +370,28 @@ fn settle_block(
     let Some(taken) = shared.claim(seq, &chunk.ids) else {
         return Ok(None);
     };
-    let batch = run.settle(chunk, &taken)?;
+    Ok(Some((seq, run.settle(chunk, &taken)?)))
+}
+
+/// Names a settled block's rows after their file (waiting for its hash if need be), then
+/// sorts the block and writes it to staging.
+fn write_block(out: &Output<'_>, seq: usize, mut batch: RecordBatch) -> Result<Vec<SinkFile>> {
+    if let Some(deferred) = out.deferred_id {
+        batch = with_ingest_id(&batch, &deferred.wait(out.staging)?)?;
+    }
     if custos_warehouse::failpoint_error(&format!("ingest-block-{seq}")) {
         return Err(Error::io(
             out.staging,
             std::io::Error::other(format!("failpoint ingest-block-{seq}")),
         ));
     }
-    write_chunk(out.staging, out.version, seq, &batch).map(Some)
+    write_chunk(out.staging, out.version, seq, &batch)
+}
+
+/// `batch` with every row's `ingest_id` set to `id`.
+fn with_ingest_id(batch: &RecordBatch, id: &str) -> Result<RecordBatch> {
+    let i = batch.schema().index_of("ingest_id")?;
+    let mut columns = batch.columns().to_vec();
+    columns[i] = Arc::new(StringArray::from_iter_values(std::iter::repeat_n(id, batch.num_rows())));
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }

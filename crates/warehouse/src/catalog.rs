@@ -188,6 +188,14 @@ impl Catalog {
             .find(|e| e.table == table.name() && e.file_sha256 == file_sha256)
     }
 
+    /// Whether a file of `file_bytes` bytes was ingested into `table`: if not, no file of
+    /// that size can be [`Catalog::already_ingested`], whatever its hash.
+    pub fn has_ingested_size(&self, table: Table, file_bytes: u64) -> bool {
+        self.ledger
+            .iter()
+            .any(|e| e.table == table.name() && e.file_bytes == file_bytes)
+    }
+
     /// Whether `path` (relative to the root) is a committed file of any table.
     pub fn references(&self, path: &str) -> bool {
         self.files.values().flatten().any(|f| f.path == path)
