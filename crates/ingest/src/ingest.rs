@@ -342,12 +342,12 @@ impl<'w> Ingestor<'w> {
         let version = self.writer.next_version();
         let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let id_of = |sha: &str| format!("ing-{version:06}-{}", &sha[..8]);
-        // Known now, or once the hash beside the read is done.
-        let mut ingest_id = hashed_first.as_ref().map(|(sha, _)| id_of(sha)).unwrap_or_default();
+        // Known now, or set once the hash beside the read is done.
+        let first_id = hashed_first.as_ref().map(|(sha, _)| id_of(sha)).unwrap_or_default();
         let staging = self.writer.staging_dir(Table::Transactions);
         let mut run = FileRun::new(
             table,
-            ingest_id.clone(),
+            first_id,
             options.profile.as_ref().is_some_and(|p| p.round_to_minor_units),
             self.lookups.as_ref(),
             self.tz,
@@ -365,50 +365,22 @@ impl<'w> Ingestor<'w> {
         let mut hashed_aside: Option<(String, u64)> = None;
         let read = match (&options.profile, format) {
             _ if parallel => {
-                let deferred = parallel::DeferredId::default();
                 let out = parallel::Output {
                     staging: &staging,
                     version,
-                    deferred_id: hash_aside.then_some(&deferred),
+                    deferred_id: None,
                 };
-                std::thread::scope(|scope| {
-                    let hasher = hash_aside.then(|| {
-                        let deferred = &deferred;
-                        scope.spawn(move || {
-                            let _unblock = deferred.unblock_on_exit();
-                            let hashed = read::hash_file(path);
-                            deferred.set(hashed.as_ref().map(|(sha, _)| id_of(sha)).map_err(|e| e.to_string()));
-                            hashed
-                        })
-                    });
-                    let files = parallel::read_csv(path, &mut run, options.chunk_rows, options.threads, &out, progress);
-                    let hashed = hasher.map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(Error::io(path, std::io::Error::other("the hashing thread panicked")))
-                        })
-                    });
-                    match (files, hashed) {
-                        (Err(e), _) | (Ok(_), Some(Err(e))) => Err(e),
-                        (Ok(files), None) => Ok((files, None)),
-                        (Ok(files), Some(Ok(hashed))) => Ok((files, Some(hashed))),
-                    }
-                })
-                .and_then(|(files, hashed)| {
-                    if let Some((sha, bytes)) = hashed {
-                        if bytes != file_len {
-                            return Err(Error::io(
-                                path,
-                                std::io::Error::other(format!(
-                                    "the file changed while it was read ({file_len} bytes, then {bytes})"
-                                )),
-                            ));
-                        }
-                        ingest_id = id_of(&sha);
-                        run.ingest_id = ingest_id.clone();
-                        hashed_aside = Some((sha, bytes));
-                    }
-                    Ok(files)
-                })
+                let (threads, rows) = (options.threads, options.chunk_rows);
+                if hash_aside {
+                    parallel::read_csv_hashing_aside(path, &mut run, rows, threads, &out, &id_of, progress).map(
+                        |(files, hashed)| {
+                            hashed_aside = Some(hashed);
+                            files
+                        },
+                    )
+                } else {
+                    parallel::read_csv(path, &mut run, rows, threads, &out, progress)
+                }
             }
             (Some(profile), _) => {
                 let sha = hashed_first.as_ref().map(|(sha, _)| sha.as_str()).unwrap_or_default();
@@ -438,6 +410,17 @@ impl<'w> Ingestor<'w> {
             self.writer.abandon()?;
             return Err(Error::io(path, std::io::Error::other("the file was not hashed")));
         };
+        if file_bytes != file_len {
+            self.writer.abandon()?;
+            return Err(Error::io(
+                path,
+                std::io::Error::other(format!(
+                    "the file changed while it was read ({file_len} bytes, then {file_bytes})"
+                )),
+            ));
+        }
+        let ingest_id = id_of(&sha);
+        run.ingest_id = ingest_id.clone();
         // Chunks quarantine the ids they find claimed when they are settled, after their
         // other rejects: the report lists rows in file order.
         run.quarantine.sort_by_key(|q| q.line);

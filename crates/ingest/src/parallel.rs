@@ -173,6 +173,39 @@ impl Drop for PanicGuard<'_> {
     }
 }
 
+/// [`read_csv`] while the file is hashed on a thread of its own, for a file not known to be
+/// new or old before it is read: each block is written with the ingest id `id_of` makes from
+/// the hash. Returns the files written and the file's SHA-256 and size.
+pub(crate) fn read_csv_hashing_aside(
+    path: &Path,
+    run: &mut FileRun<'_>,
+    chunk_rows: usize,
+    threads: usize,
+    out: &Output<'_>,
+    id_of: &(dyn Fn(&str) -> String + Sync),
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Vec<SinkFile>, (String, u64))> {
+    let deferred = DeferredId::default();
+    let out = Output {
+        staging: out.staging,
+        version: out.version,
+        deferred_id: Some(&deferred),
+    };
+    std::thread::scope(|scope| {
+        let hasher = scope.spawn(|| {
+            let _unblock = deferred.unblock_on_exit();
+            let hashed = crate::read::hash_file(path);
+            deferred.set(hashed.as_ref().map(|(sha, _)| id_of(sha)).map_err(|e| e.to_string()));
+            hashed
+        });
+        let files = read_csv(path, run, chunk_rows, threads, &out, progress);
+        let hashed = hasher
+            .join()
+            .unwrap_or_else(|_| Err(Error::io(path, std::io::Error::other("the hashing thread panicked"))));
+        Ok((files?, hashed?))
+    })
+}
+
 /// Reads `path` with `threads` workers, blocks of `chunk_rows` records; returns the files
 /// written. `run` receives the workers' counts, quarantined rows and claimed ids.
 pub(crate) fn read_csv(
