@@ -1,12 +1,16 @@
 //! A CSV log read by several threads in small blocks ends up exactly as read by one thread:
 //! the same rows stored, the same rows quarantined with the same reasons, lines and raw text,
 //! the same control totals. Duplicate ids are the hard part: the first valid occurrence in
-//! the file must win whichever thread reads it.
+//! the file must win whichever thread reads it. Threads look ids and accounts up a block at
+//! a time, so unknown accounts and ids stored before are in the log too.
+
+use serde_json::json;
 
 use crate::harness::{Scratch, examples};
 
 /// The example log, repeated with its ids renamed, plus duplicates that cross block
-/// boundaries, a duplicate whose first occurrence is invalid, and rows no thread can parse.
+/// boundaries, a duplicate whose first occurrence is invalid, rows naming unknown accounts,
+/// and rows no thread can parse.
 fn awkward_log() -> Vec<u8> {
     let source = std::fs::read_to_string(examples().join("transactions.csv")).expect("example log");
     let mut lines = source.lines();
@@ -28,6 +32,14 @@ fn awkward_log() -> Vec<u8> {
     out.insert(3, zero.join(","));
     out.push(late.clone());
     out.push("X1,2025-03-01T10:00:00+08:00,PAYMENT".to_string());
+    // Unknown payer, unknown payee; the second also repeats an id stored before (see
+    // `EARLIER`): the account is checked first.
+    out.push(rows[10].replacen('T', "NOPAYER", 1).replacen(",A0", ",Z0", 1));
+    let mut no_payee = rows[11].replacen('T', "EARLIER", 1);
+    let payee_at = no_payee.match_indices(",A0").nth(1).map_or(0, |(at, _)| at);
+    no_payee.replace_range(payee_at..payee_at + 3, ",Z0");
+    out.push(no_payee);
+    out.push(rows[11].replacen('T', "EARLIER", 1));
     // The same id twice in a row: always within one block.
     out.push(rows[7].replacen('T', "TWIN", 1));
     out.push(rows[7].replacen('T', "TWIN", 1));
@@ -43,13 +55,61 @@ fn awkward_log() -> Vec<u8> {
     bytes
 }
 
+/// Stored before the log is ingested.
+fn earlier_log() -> Vec<u8> {
+    let source = std::fs::read_to_string(examples().join("transactions.csv")).expect("example log");
+    let mut lines = source.lines();
+    let header = lines.next().expect("header");
+    let row = lines.nth(11).expect("a twelfth row");
+    format!("{header}\n{}\n", row.replacen('T', "EARLIER", 1)).into_bytes()
+}
+
 type Rows = Vec<serde_json::Map<String, serde_json::Value>>;
+
+/// Every transaction file under `dir` holds one UTC day, its rows in (payer, instant) order,
+/// however small the blocks it was written from. Returns the rows seen.
+fn files_in_order(dir: &std::path::Path) -> usize {
+    use custos_warehouse::datafusion::arrow::array::AsArray;
+    use custos_warehouse::datafusion::arrow::datatypes::{Date32Type, TimestampMicrosecondType};
+    use custos_warehouse::datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let mut rows = 0;
+    for day in std::fs::read_dir(dir).expect("transactions dir").flatten() {
+        for file in std::fs::read_dir(day.path()).expect("day dir").flatten() {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file.path()).expect("file"))
+                .expect("parquet")
+                .build()
+                .expect("reader");
+            let mut keys = Vec::new();
+            for batch in reader.map(|b| b.expect("batch")) {
+                let col = |name: &str| batch.column(batch.schema().index_of(name).expect(name)).clone();
+                let (payers, instants, dates) = (col("payer_account"), col("ts"), col("txn_date"));
+                let (payers, instants) = (
+                    payers.as_string::<i32>(),
+                    instants.as_primitive::<TimestampMicrosecondType>(),
+                );
+                let dates = dates.as_primitive::<Date32Type>();
+                for i in 0..batch.num_rows() {
+                    keys.push((dates.value(i), payers.value(i).to_string(), instants.value(i)));
+                }
+            }
+            assert!(
+                keys.windows(2).all(|w| w[0] <= w[1]),
+                "{}: {keys:?}",
+                file.path().display()
+            );
+            assert!(keys.iter().all(|k| k.0 == keys[0].0), "{}", file.path().display());
+            rows += keys.len();
+        }
+    }
+    rows
+}
 
 /// What a warehouse holds after ingesting the log with `extra` options: the report, the
 /// quarantine and the stored transactions.
 fn ingest_with(extra: &[&str]) -> (serde_json::Value, Rows, Rows) {
     let s = Scratch::new();
     s.load_reference();
+    s.ingest("transactions", &[&s.file("earlier.csv", earlier_log())], &[]);
     let file = s.file("log.csv", awkward_log());
     let mut report = s.ingest("transactions", &[&file], extra).remove(0);
     // Everything but when it ran and where the file was.
@@ -57,7 +117,10 @@ fn ingest_with(extra: &[&str]) -> (serde_json::Value, Rows, Rows) {
     ledger.remove("started_at");
     ledger.remove("source_file");
     let quarantine = s.sql("select line, field, reason, detail, raw_text from quarantine order by line");
-    let stored = s.sql("select * from transactions order by txn_id");
+    let stored = s.sql(&format!(
+        "select * from transactions where ingest_id = '{}' order by txn_id",
+        report["ledger"]["ingest_id"].as_str().unwrap_or_default()
+    ));
     // Hashed beside the read on several threads, before it on one: either way every row
     // names the ledger entry of its file.
     let id = report["ledger"]["ingest_id"].as_str().expect("ingest id").to_string();
@@ -65,15 +128,30 @@ fn ingest_with(extra: &[&str]) -> (serde_json::Value, Rows, Rows) {
     assert!(stored.iter().all(|r| r["ingest_id"] == id.as_str()), "{id}");
     let named = s.count(&format!("select count(*) from quarantine where ingest_id = '{id}'"));
     assert_eq!(named as usize, quarantine.len());
+    assert_eq!(files_in_order(&s.warehouse().join("transactions")), stored.len() + 1);
     (report, quarantine, stored)
 }
 
 #[test]
 fn threads_and_blocks_do_not_change_what_is_stored_or_quarantined() {
     let (one, one_q, one_rows) = ingest_with(&["--threads", "1"]);
-    assert_eq!(one["ledger"]["rows_read"], 4 * 38 + 5 + 1);
+    assert_eq!(one["ledger"]["rows_read"], 4 * 38 + 5 + 3 + 1);
     let reasons = &one["ledger"]["quarantined_by_reason"];
-    assert_eq!(reasons["duplicate_txn_id"], 4 + 1, "{reasons}");
+    assert_eq!(reasons["duplicate_txn_id"], 4 + 1 + 1, "{reasons}");
+    assert_eq!(reasons["unknown_account"], 2, "{reasons}");
+    let fields: Vec<_> = one_q
+        .iter()
+        .filter(|q| q["reason"] == "unknown_account" || q["detail"].as_str().is_some_and(|d| d.contains("EARLIER")))
+        .map(|q| (q["reason"].clone(), q["field"].clone()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            (json!("unknown_account"), json!("payer_account")),
+            (json!("unknown_account"), json!("payee_account")),
+            (json!("duplicate_txn_id"), json!("txn_id")),
+        ]
+    );
     assert_eq!(reasons["non_positive_amount"], 1, "{reasons}");
     assert_eq!(reasons["wrong_field_count"], 1, "{reasons}");
     assert_eq!(reasons["bad_utf8"], 1, "{reasons}");

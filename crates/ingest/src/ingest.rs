@@ -206,6 +206,18 @@ pub(crate) fn reject(field: Option<&'static str>, reason: Reason, detail: impl I
     }
 }
 
+/// What a block's pre-pass already looked up for one transaction row, so that the row's
+/// checks do not probe the warehouse's sets one row at a time (see [`FingerprintSet::contains_all`]).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct LookedUp {
+    /// The fingerprint of the row's `txn_id`.
+    pub(crate) id: u128,
+    /// Whether that id is in the warehouse already.
+    pub(crate) id_stored: bool,
+    /// Whether the payer and the payee are known accounts.
+    pub(crate) accounts_known: [bool; 2],
+}
+
 /// Positions of the transaction columns the row checks use.
 pub(crate) struct TxnColumns {
     txn_id: usize,
@@ -569,9 +581,17 @@ impl<'w> Ingestor<'w> {
 impl<'a> FileRun<'a> {
     /// Validates one row given as texts per table column (`None` = empty) and stores or
     /// quarantines it. `line` and the byte range `start..end` say where it is in the source.
-    pub(crate) fn process(&mut self, texts: &[Option<&str>], line: u64, start: u64, end: u64) {
+    /// `looked_up`: the row's lookups when a pre-pass made them (texts as given here).
+    pub(crate) fn process(
+        &mut self,
+        texts: &[Option<&str>],
+        line: u64,
+        start: u64,
+        end: u64,
+        looked_up: Option<&LookedUp>,
+    ) {
         self.rows_read += 1;
-        match self.validate(texts) {
+        match self.validate(texts, looked_up) {
             Ok((values, id)) => {
                 for (builder, value) in self.builders.iter_mut().zip(&values) {
                     builder.append(value);
@@ -676,6 +696,7 @@ impl<'a> FileRun<'a> {
     fn validate<'t>(
         &mut self,
         texts: &[Option<&'t str>],
+        looked_up: Option<&LookedUp>,
     ) -> std::result::Result<(Vec<Value<'t>>, Option<u128>), Reject> {
         let mut values = Vec::with_capacity(self.columns.len());
         for (i, column) in self.columns.iter().enumerate() {
@@ -699,7 +720,7 @@ impl<'a> FileRun<'a> {
             }
         }
         let id = if self.table == Table::Transactions {
-            Some(self.check_transaction(&mut values)?)
+            Some(self.check_transaction(&mut values, looked_up)?)
         } else {
             self.check_key(&values)?;
             None
@@ -729,7 +750,11 @@ impl<'a> FileRun<'a> {
     }
 
     /// Row checks of a transaction; returns its id's fingerprint.
-    fn check_transaction(&mut self, values: &mut [Value<'_>]) -> std::result::Result<u128, Reject> {
+    fn check_transaction(
+        &mut self,
+        values: &mut [Value<'_>],
+        looked_up: Option<&LookedUp>,
+    ) -> std::result::Result<u128, Reject> {
         let c = &self.txn;
         let currency = match values[c.currency] {
             Value::Str(code) => code,
@@ -770,9 +795,12 @@ impl<'a> FileRun<'a> {
         };
         let lookups = self.lookups;
         if let Some(accounts) = lookups.and_then(|l| l.accounts.as_ref()) {
-            for (i, field) in [(c.payer, "payer_account"), (c.payee, "payee_account")] {
+            for (k, (i, field)) in [(c.payer, "payer_account"), (c.payee, "payee_account")]
+                .into_iter()
+                .enumerate()
+            {
                 if let Value::Str(a) = values[i]
-                    && !accounts.contains(fingerprint(a))
+                    && !looked_up.map_or_else(|| accounts.contains(fingerprint(a.as_bytes())), |l| l.accounts_known[k])
                 {
                     return Err(reject(
                         Some(field),
@@ -836,8 +864,12 @@ impl<'a> FileRun<'a> {
                 "txn_id is required",
             ));
         };
-        let fp = fingerprint(id);
-        if lookups.is_some_and(|l| !l.txn_ids.is_empty() && l.txn_ids.contains(fp)) {
+        let fp = looked_up.map_or_else(|| fingerprint(id.as_bytes()), |l| l.id);
+        let stored = match looked_up {
+            Some(l) => l.id_stored,
+            None => lookups.is_some_and(|l| !l.txn_ids.is_empty() && l.txn_ids.contains(fp)),
+        };
+        if stored {
             return Err(reject(
                 Some("txn_id"),
                 Reason::DuplicateTxnId,

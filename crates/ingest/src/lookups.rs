@@ -12,12 +12,12 @@ use custos_warehouse::{Catalog, read_parquet_files};
 use crate::Result;
 use crate::ids::FingerprintSet;
 
-/// A 128-bit fingerprint of an id (two 64-bit foldhash hashes with fixed seeds). Sets of
+/// A 128-bit fingerprint of an id's bytes (two 64-bit foldhash hashes with fixed seeds). Sets of
 /// fingerprints instead of strings keep a 100M-transaction warehouse's id set at a few GB (see [`FingerprintSet`]) and
 /// make each membership test one probe without following a pointer. Two distinct ids share a
 /// fingerprint with odds of about 2^-128 per pair for ordinary ids; even then nothing is
 /// lost: the second row is quarantined as a duplicate, where a person can see it.
-pub(crate) fn fingerprint(id: &str) -> u128 {
+pub(crate) fn fingerprint(id: &[u8]) -> u128 {
     use std::hash::BuildHasher;
     const A: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x243f_6a88_85a3_08d3);
     const B: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x1319_8a2e_0370_7344);
@@ -50,7 +50,7 @@ impl Lookups {
         let mut txn_ids = FingerprintSet::with_capacity(catalog.rows(Table::Transactions) as usize);
         for batch in read_parquet_files(&paths(Table::Transactions), Some(&["txn_id"]))? {
             for id in batch.column(0).as_string::<i32>().iter().flatten() {
-                txn_ids.insert(fingerprint(id));
+                txn_ids.insert(fingerprint(id.as_bytes()));
             }
         }
         let account_files = paths(Table::Accounts);
@@ -60,7 +60,7 @@ impl Lookups {
             let mut set = FingerprintSet::default();
             for batch in read_parquet_files(&account_files, Some(&["account_id"]))? {
                 for id in batch.column(0).as_string::<i32>().iter().flatten() {
-                    set.insert(fingerprint(id));
+                    set.insert(fingerprint(id.as_bytes()));
                 }
             }
             Some(set)

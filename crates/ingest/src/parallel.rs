@@ -17,8 +17,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use custos_warehouse::datafusion::arrow::array::{RecordBatch, StringArray};
 
+use custos_model::Table;
+
 use crate::ids::FingerprintSet;
-use crate::ingest::FileRun;
+use crate::ingest::{FileRun, LookedUp};
+use crate::lookups::fingerprint;
 use crate::read::{bind_header, csv_reader, csv_row, is_dos_eof, next_record, record_strings};
 use crate::sink::{SinkFile, write_chunk};
 use crate::{Error, Result};
@@ -225,6 +228,10 @@ pub(crate) fn read_csv(
         });
     }
     let binding = bind_header(path, run.table, &record_strings(&record))?;
+    let id_fields = IdFields::new(&binding).ok_or_else(|| Error::Header {
+        path: path.to_path_buf(),
+        detail: "read on several threads, but not a transaction log".into(),
+    })?;
     let shared = Shared {
         claims: Mutex::new(Claims {
             next: 0,
@@ -240,10 +247,10 @@ pub(crate) fn read_csv(
     let (read, done) = std::thread::scope(|scope| {
         let mut handles = Vec::new();
         for (i, worker) in workers.into_iter().enumerate() {
-            let (rx, shared, binding) = (Arc::clone(&rx), &shared, &binding);
+            let (rx, shared, binding, id_fields) = (Arc::clone(&rx), &shared, &binding, &id_fields);
             let spawned = std::thread::Builder::new()
                 .name(format!("custos-ingest-{i}"))
-                .spawn_scoped(scope, move || work(worker, &rx, binding, shared, out));
+                .spawn_scoped(scope, move || work(worker, &rx, (binding, id_fields), shared, out));
             match spawned {
                 Ok(h) => handles.push(h),
                 Err(e) => shared.fail(Error::io(Path::new("<ingest>"), e)),
@@ -340,7 +347,7 @@ fn tokenize(
 fn work<'a>(
     mut run: FileRun<'a>,
     rx: &Mutex<Receiver<Block>>,
-    binding: &[Option<usize>],
+    (binding, id_fields): (&[Option<usize>], &IdFields),
     shared: &Shared,
     out: &Output<'_>,
 ) -> Option<(FileRun<'a>, Vec<SinkFile>)> {
@@ -356,7 +363,7 @@ fn work<'a>(
             if shared.failed() {
                 return Ok(false);
             }
-            let Some(settled) = settle_block(&mut run, block, binding, shared)? else {
+            let Some(settled) = settle_block(&mut run, block, binding, id_fields, shared)? else {
                 return Ok(false);
             };
             let ready = out.deferred_id.is_none_or(DeferredId::is_set);
@@ -383,18 +390,79 @@ fn work<'a>(
     }
 }
 
+/// Where the fields the lookups read sit in a record of the file.
+struct IdFields {
+    fields: usize,
+    id: usize,
+    payer: usize,
+    payee: usize,
+}
+
+impl IdFields {
+    /// `None` if the header lacks one of the fields (then the file was refused already).
+    fn new(binding: &[Option<usize>]) -> Option<IdFields> {
+        let at = |name: &str| {
+            let col = Table::Transactions.columns().iter().position(|c| c.name == name)?;
+            binding.iter().position(|b| *b == Some(col))
+        };
+        Some(IdFields {
+            fields: binding.len(),
+            id: at("txn_id")?,
+            payer: at("payer_account")?,
+            payee: at("payee_account")?,
+        })
+    }
+
+    /// The fingerprint of field `k` of record `r`; 0 when the record cannot be a row. A
+    /// transaction field's text is its bytes, untrimmed (a field that is empty or not UTF-8
+    /// fails its row before any lookup is used).
+    fn fingerprint(&self, block: &Block, r: &Record, k: usize) -> u128 {
+        const { assert!(!Table::Transactions.trims_values() && Table::Transactions.null_tokens().is_empty()) };
+        if r.fields as usize != self.fields {
+            return 0;
+        }
+        fingerprint(block.field(r.first_field as usize + k))
+    }
+}
+
+/// Rows validated together: their lookups are made first, a group at a time, so the cache
+/// misses of probing the warehouse's id and account sets overlap. Small enough that the
+/// group's records are still in cache when they are validated.
+const LOOKUP_GROUP: usize = 1024;
+
 /// Validates, claims and settles one block: its sequence number and stored rows, or `None` if
 /// another thread failed.
 fn settle_block(
     run: &mut FileRun<'_>,
     block: Block,
     binding: &[Option<usize>],
+    id_fields: &IdFields,
     shared: &Shared,
 ) -> Result<Option<(usize, RecordBatch)>> {
-    for r in &block.records {
-        let first = r.first_field as usize;
-        let fields = (first..first + r.fields as usize).map(|k| block.field(k));
-        csv_row(run, fields, binding, r.line, r.start, r.end);
+    let lookups = run.lookups;
+    let stored_ids = lookups.map(|l| &l.txn_ids).filter(|ids| !ids.is_empty());
+    let accounts = lookups.and_then(|l| l.accounts.as_ref());
+    let (mut ids, mut parties) = (Vec::new(), Vec::new());
+    for group in block.records.chunks(LOOKUP_GROUP) {
+        ids.clear();
+        parties.clear();
+        for r in group {
+            ids.push(id_fields.fingerprint(&block, r, id_fields.id));
+            parties.push(id_fields.fingerprint(&block, r, id_fields.payer));
+            parties.push(id_fields.fingerprint(&block, r, id_fields.payee));
+        }
+        let stored = stored_ids.map(|set| set.contains_all(&ids));
+        let known = accounts.map(|set| set.contains_all(&parties));
+        for (i, r) in group.iter().enumerate() {
+            let looked_up = LookedUp {
+                id: ids[i],
+                id_stored: stored.as_ref().is_some_and(|s| s[i]),
+                accounts_known: known.as_ref().map_or([true; 2], |k| [k[2 * i], k[2 * i + 1]]),
+            };
+            let first = r.first_field as usize;
+            let fields = (first..first + r.fields as usize).map(|k| block.field(k));
+            csv_row(run, fields, binding, (r.line, r.start, r.end), Some(&looked_up));
+        }
     }
     let seq = block.seq;
     // The builders hold the rows now; the block's memory goes back before sorting.

@@ -10,7 +10,7 @@ use std::path::Path;
 use custos_model::{Origin, Reason, Table};
 use sha2::{Digest, Sha256};
 
-use crate::ingest::{FileRun, Quarantined, Raw, Reject, reject};
+use crate::ingest::{FileRun, LookedUp, Quarantined, Raw, Reject, reject};
 use crate::profile::{BoundProfile, Profile, SourceRow};
 use crate::{Error, Result};
 
@@ -123,15 +123,14 @@ pub(crate) fn record_strings(record: &csv::ByteRecord) -> Vec<String> {
 }
 
 /// Splits one canonical CSV record, whose fields `binding` maps onto table columns, into
-/// texts and hands it to `run`; a record with the wrong field count or invalid UTF-8 is
-/// quarantined here.
+/// texts and hands it to `run` (with the row's lookups if a pre-pass made them); a record
+/// with the wrong field count or invalid UTF-8 is quarantined here.
 pub(crate) fn csv_row<'r>(
     run: &mut FileRun<'_>,
     fields: impl ExactSizeIterator<Item = &'r [u8]>,
     binding: &[Option<usize>],
-    line: u64,
-    start: u64,
-    end: u64,
+    (line, start, end): (u64, u64, u64),
+    looked_up: Option<&LookedUp>,
 ) {
     let table = run.table;
     if fields.len() != binding.len() {
@@ -164,7 +163,7 @@ pub(crate) fn csv_row<'r>(
             }
         }
     }
-    run.process(&texts, line, start, end);
+    run.process(&texts, line, start, end, looked_up);
 }
 
 pub(crate) fn read_csv(
@@ -209,7 +208,7 @@ pub(crate) fn read_csv(
         if line.is_multiple_of(65_536) {
             progress(end);
         }
-        csv_row(run, record.iter(), binding, line, start, end);
+        csv_row(run, record.iter(), binding, (line, start, end), None);
         run.maybe_flush(chunk_rows)?;
     }
     if binding.is_none() {
@@ -296,7 +295,7 @@ pub(crate) fn read_profiled_csv(
             continue;
         }
         let texts: Vec<Option<&str>> = out.iter().map(|o| o.as_deref()).collect();
-        run.process(&texts, line, start, end);
+        run.process(&texts, line, start, end, None);
         run.maybe_flush(chunk_rows)?;
     }
     Ok(())
@@ -348,7 +347,7 @@ pub(crate) fn read_ndjson(
             Ok(owned) => {
                 let texts: Vec<Option<&str>> = owned.iter().map(|o| o.as_deref()).collect();
                 debug_assert_eq!(texts.len(), ncols);
-                run.process(&texts, line, start, end);
+                run.process(&texts, line, start, end, None);
             }
             Err(r) => {
                 run.reject_row(line, r, Raw::Range(start, end));

@@ -480,7 +480,7 @@ impl Table {
     }
 
     /// Tokens that mean "empty" in this table's source layout besides the empty string.
-    pub fn null_tokens(self) -> &'static [&'static str] {
+    pub const fn null_tokens(self) -> &'static [&'static str] {
         match self {
             Table::Sanctions => &["-0-"],
             _ => &[],
@@ -488,7 +488,7 @@ impl Table {
     }
 
     /// Whether the source layout pads values with spaces that carry no meaning (OFAC's).
-    pub fn trims_values(self) -> bool {
+    pub const fn trims_values(self) -> bool {
         matches!(self, Table::Sanctions | Table::CountryRisk)
     }
 
