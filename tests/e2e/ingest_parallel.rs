@@ -10,13 +10,14 @@ use crate::harness::{Scratch, examples};
 
 /// The example log, repeated with its ids renamed, plus duplicates that cross block
 /// boundaries, a duplicate whose first occurrence is invalid, rows naming unknown accounts,
-/// and rows no thread can parse.
+/// rows no thread can parse, and CSV's corners: a byte-order mark, a quoted field holding a
+/// comma, a quote and a line break, a blank line, a CRLF line end and an MS-DOS end mark.
 fn awkward_log() -> Vec<u8> {
     let source = std::fs::read_to_string(examples().join("transactions.csv")).expect("example log");
     let mut lines = source.lines();
     let header = lines.next().expect("header");
     let rows: Vec<&str> = lines.collect();
-    let mut out = vec![header.to_string()];
+    let mut out = vec![format!("\u{feff}{header}")];
     for copy in 0..4 {
         for row in &rows {
             out.push(row.replacen('T', &format!("C{copy}T"), 1));
@@ -40,6 +41,14 @@ fn awkward_log() -> Vec<u8> {
     no_payee.replace_range(payee_at..payee_at + 3, ",Z0");
     out.push(no_payee);
     out.push(rows[11].replacen('T', "EARLIER", 1));
+    out.push(
+        rows[13]
+            .replacen('T', "QUOTED", 1)
+            .replacen(",dev-", ",\"dev,\"\"\n", 1)
+            .replacen(",10.", "\",10.", 1),
+    );
+    out.push(String::new());
+    out.push(format!("{}\r", rows[14].replacen('T', "CRLF", 1)));
     // The same id twice in a row: always within one block.
     out.push(rows[7].replacen('T', "TWIN", 1));
     out.push(rows[7].replacen('T', "TWIN", 1));
@@ -51,7 +60,7 @@ fn awkward_log() -> Vec<u8> {
         bad[at] = 0xfe;
     }
     bytes.extend_from_slice(&bad);
-    bytes.extend_from_slice(b"\n");
+    bytes.extend_from_slice(b"\n\x1a");
     bytes
 }
 
@@ -135,7 +144,7 @@ fn ingest_with(extra: &[&str]) -> (serde_json::Value, Rows, Rows) {
 #[test]
 fn threads_and_blocks_do_not_change_what_is_stored_or_quarantined() {
     let (one, one_q, one_rows) = ingest_with(&["--threads", "1"]);
-    assert_eq!(one["ledger"]["rows_read"], 4 * 38 + 5 + 3 + 1);
+    assert_eq!(one["ledger"]["rows_read"], 4 * 38 + 5 + 3 + 2 + 1);
     let reasons = &one["ledger"]["quarantined_by_reason"];
     assert_eq!(reasons["duplicate_txn_id"], 4 + 1 + 1, "{reasons}");
     assert_eq!(reasons["unknown_account"], 2, "{reasons}");
@@ -160,6 +169,14 @@ fn threads_and_blocks_do_not_change_what_is_stored_or_quarantined() {
         .filter(|r| r["txn_id"].as_str().is_some_and(|id| id.starts_with("LATE")))
         .collect();
     assert_eq!(late.len(), 1, "the valid second occurrence is stored");
+    let device = |id: &str| {
+        let row = one_rows
+            .iter()
+            .find(|r| r["txn_id"].as_str().is_some_and(|t| t.starts_with(id)));
+        row.map(|r| r["device_id"].clone())
+    };
+    assert_eq!(device("QUOTED"), Some(json!("dev,\"\n0")));
+    assert_eq!(device("CRLF"), Some(json!("dev-1")));
 
     for extra in [
         ["--threads", "2", "--chunk-rows", "7"],

@@ -11,6 +11,8 @@
 //! the blocks ran; counts and control totals are summed, and quarantined rows are put back in
 //! file order by the caller.
 
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -22,7 +24,7 @@ use custos_model::Table;
 use crate::ids::FingerprintSet;
 use crate::ingest::{FileRun, LookedUp};
 use crate::lookups::fingerprint;
-use crate::read::{bind_header, csv_reader, csv_row, is_dos_eof, next_record, record_strings};
+use crate::read::{bind_header, csv_row};
 use crate::sink::{SinkFile, write_chunk};
 use crate::{Error, Result};
 
@@ -85,8 +87,9 @@ const BLOCK_BYTES: usize = 256 << 20;
 /// Records tokenized by the reading thread.
 struct Block {
     seq: usize,
-    /// Field bytes back to back.
+    /// Field bytes back to back in `data[..used]`; the rest is room the tokenizer writes into.
     data: Vec<u8>,
+    used: usize,
     /// End of each field in `data`; a field starts where the one before it ends.
     ends: Vec<u32>,
     records: Vec<Record>,
@@ -101,10 +104,13 @@ struct Record {
 }
 
 impl Block {
-    fn new(seq: usize) -> Block {
+    /// An empty block with room for `bytes` of fields (zeroed pages the kernel hands out on
+    /// first touch, so unused room costs nothing).
+    fn new(seq: usize, bytes: usize) -> Block {
         Block {
             seq,
-            data: Vec::new(),
+            data: vec![0; bytes.max(1 << 16)],
+            used: 0,
             ends: Vec::new(),
             records: Vec::new(),
         }
@@ -113,6 +119,100 @@ impl Block {
     fn field(&self, k: usize) -> &[u8] {
         let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
         &self.data[start..self.ends[k] as usize]
+    }
+}
+
+/// A CSV file cut into records by `csv_core`, which writes each record's fields straight
+/// into a block (the csv crate's reader would copy them into a record of its own first).
+/// Records, lines and byte positions are those of the csv crate: both run the same parser.
+struct Records<'p> {
+    path: &'p Path,
+    file: File,
+    parser: csv_core::Reader,
+    input: Vec<u8>,
+    /// `input[at..filled]` is read from the file and not yet parsed.
+    at: usize,
+    filled: usize,
+    eof: bool,
+    /// Bytes of the file the parser has taken.
+    consumed: u64,
+    /// End of each field of the record being read, from the record's start.
+    ends: Vec<usize>,
+}
+
+/// Where a record is in its file: its line, its first byte and the byte after it.
+struct Place {
+    line: u64,
+    start: u64,
+    end: u64,
+}
+
+impl<'p> Records<'p> {
+    fn open(path: &'p Path) -> Result<Records<'p>> {
+        Ok(Records {
+            path,
+            file: File::open(path).map_err(|e| Error::io(path, e))?,
+            parser: csv_core::Reader::new(),
+            input: vec![0; 1 << 20],
+            at: 0,
+            filled: 0,
+            eof: false,
+            consumed: 0,
+            ends: vec![0; 64],
+        })
+    }
+
+    /// Reads the next record into `block` (its fields after `block.used`, their ends onto
+    /// `block.ends`); its place and number of fields, or `None` after the last record.
+    fn next(&mut self, block: &mut Block) -> Result<Option<(Place, usize)>> {
+        use csv_core::ReadRecordResult::{End, InputEmpty, OutputEndsFull, OutputFull, Record};
+        let (line, start, base) = (self.parser.line(), self.consumed, block.used);
+        let (mut written, mut fields) = (0, 0);
+        loop {
+            if self.at == self.filled && !self.eof {
+                self.filled = read_some(&mut self.file, &mut self.input).map_err(|e| Error::io(self.path, e))?;
+                self.at = 0;
+                self.eof = self.filled == 0;
+            }
+            let (result, read, wrote, ended) = self.parser.read_record(
+                &self.input[self.at..self.filled],
+                &mut block.data[base + written..],
+                &mut self.ends[fields..],
+            );
+            self.at += read;
+            self.consumed += read as u64;
+            written += wrote;
+            fields += ended;
+            match result {
+                InputEmpty => {}
+                OutputFull => block.data.resize(block.data.len() * 2, 0),
+                OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                Record => break,
+                End => return Ok(None),
+            }
+        }
+        for end in &self.ends[..fields] {
+            let end = u32::try_from(base + end).map_err(|_| {
+                Error::io(
+                    self.path,
+                    std::io::Error::other(format!("line {line}: a record of more than 3 GiB")),
+                )
+            })?;
+            block.ends.push(end);
+        }
+        block.used = base + written;
+        let end = self.consumed;
+        Ok(Some((Place { line, start, end }, fields)))
+    }
+}
+
+/// Reads what is there into `buf` (0 at the end of the file), retrying when interrupted.
+fn read_some(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match file.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
     }
 }
 
@@ -219,15 +319,18 @@ pub(crate) fn read_csv(
     out: &Output<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Vec<SinkFile>> {
-    let mut reader = csv_reader(path, b',')?;
-    let mut record = csv::ByteRecord::new();
-    if next_record(path, &mut reader, &mut record)?.is_none() {
+    let mut records = Records::open(path)?;
+    let mut header = Block::new(0, 0);
+    let Some((_, fields)) = records.next(&mut header)? else {
         return Err(Error::Header {
             path: path.to_path_buf(),
             detail: "the file is empty: no header line".into(),
         });
-    }
-    let binding = bind_header(path, run.table, &record_strings(&record))?;
+    };
+    let names: Vec<String> = (0..fields)
+        .map(|k| String::from_utf8_lossy(header.field(k)).into_owned())
+        .collect();
+    let binding = bind_header(path, run.table, &names)?;
     let id_fields = IdFields::new(&binding).ok_or_else(|| Error::Header {
         path: path.to_path_buf(),
         detail: "read on several threads, but not a transaction log".into(),
@@ -261,7 +364,7 @@ pub(crate) fn read_csv(
         let read = if handles.is_empty() {
             Ok(())
         } else {
-            tokenize(path, &mut reader, &mut record, chunk_rows, threads, tx, progress)
+            tokenize(records, chunk_rows, threads, tx, progress)
         };
         let done: Vec<_> = handles.into_iter().map(|h| h.join().ok().flatten()).collect();
         (read, done)
@@ -282,9 +385,7 @@ pub(crate) fn read_csv(
 
 /// The reading thread: cuts the records after the header into blocks and sends them.
 fn tokenize(
-    path: &Path,
-    reader: &mut csv::Reader<std::fs::File>,
-    record: &mut csv::ByteRecord,
+    mut records: Records<'_>,
     chunk_rows: usize,
     threads: usize,
     tx: SyncSender<Block>,
@@ -292,46 +393,48 @@ fn tokenize(
 ) -> Result<()> {
     // Near the end of the file blocks are cut to a quarter, so the workers run out of work
     // together instead of one validating a whole block while the others wait.
-    let file_len = reader.get_ref().metadata().map(|m| m.len()).unwrap_or(0);
+    let file_len = records.file.metadata().map(|m| m.len()).unwrap_or(0);
     let (mut rows_per_block, mut block_from) = (chunk_rows, 0u64);
-    let mut block = Block::new(0);
-    while let Some((line, start, end)) = next_record(path, reader, record)? {
+    // Room for a block's fields: a guess for the first block, then what the one before used.
+    let mut block = Block::new(0, chunk_rows.saturating_mul(128));
+    loop {
+        let used_before = block.used;
+        let Some((place, fields)) = records.next(&mut block)? else {
+            break;
+        };
+        let first_field = block.ends.len() - fields;
         if block.records.is_empty() {
-            block_from = start;
+            block_from = place.start;
         }
-        if is_dos_eof(record) {
+        // A lone Ctrl-Z after the last line is an MS-DOS end-of-file mark, not a row.
+        if fields == 1 && block.field(first_field) == b"\x1a" {
+            block.ends.truncate(first_field);
+            block.used = used_before;
             continue;
         }
-        if line.is_multiple_of(65_536) {
-            progress(end);
-        }
-        let first_field = block.ends.len() as u32;
-        for field in record.iter() {
-            block.data.extend_from_slice(field);
-            let end = u32::try_from(block.data.len()).map_err(|_| {
-                Error::io(
-                    path,
-                    std::io::Error::other(format!("line {line}: a record of more than 3 GiB")),
-                )
-            })?;
-            block.ends.push(end);
+        if place.line.is_multiple_of(65_536) {
+            progress(place.end);
         }
         block.records.push(Record {
-            first_field,
-            fields: record.len() as u32,
-            line,
-            start,
-            end,
+            first_field: first_field as u32,
+            fields: fields as u32,
+            line: place.line,
+            start: place.start,
+            end: place.end,
         });
-        if block.records.len() >= rows_per_block || block.data.len() >= BLOCK_BYTES {
+        if block.records.len() >= rows_per_block || block.used >= BLOCK_BYTES {
             if rows_per_block == chunk_rows {
-                let block_span = end - block_from;
-                if file_len.saturating_sub(end) < block_span.saturating_mul(threads as u64) {
+                let block_span = place.end - block_from;
+                if file_len.saturating_sub(place.end) < block_span.saturating_mul(threads as u64) {
                     rows_per_block = (chunk_rows / 4).max(1);
                 }
             }
+            let room = block.used / block.records.len() * rows_per_block / 8 * 9;
             let seq = block.seq;
-            if tx.send(std::mem::replace(&mut block, Block::new(seq + 1))).is_err() {
+            if tx
+                .send(std::mem::replace(&mut block, Block::new(seq + 1, room)))
+                .is_err()
+            {
                 // Every worker stopped; the failure they recorded is the error.
                 return Ok(());
             }

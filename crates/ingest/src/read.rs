@@ -84,6 +84,8 @@ pub(crate) fn bind_header(path: &Path, table: Table, header: &[String]) -> Resul
 pub(crate) fn csv_reader(path: &Path, delimiter: u8) -> Result<csv::Reader<File>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     Ok(csv::ReaderBuilder::new()
+        // The default 8 KiB buffer would take 150,000 reads for a 1.2 GB log.
+        .buffer_capacity(1 << 20)
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
