@@ -60,6 +60,21 @@ fn awkward_log() -> Vec<u8> {
         bad[at] = 0xfe;
     }
     bytes.extend_from_slice(&bad);
+    bytes.extend_from_slice(b"\n");
+    // Each of two fields holds half of one character: the record's bytes are valid UTF-8
+    // together, the fields are not.
+    let split = rows[15]
+        .replacen('T', "SPLIT", 1)
+        .replacen(",dev-2,", ",dev-2\u{1},\u{2}", 1);
+    let mut split = split.into_bytes();
+    for b in split.iter_mut() {
+        *b = match *b {
+            1 => 0xc3,
+            2 => 0xa9,
+            other => other,
+        };
+    }
+    bytes.extend_from_slice(&split);
     bytes.extend_from_slice(b"\n\x1a");
     bytes
 }
@@ -144,7 +159,7 @@ fn ingest_with(extra: &[&str]) -> (serde_json::Value, Rows, Rows) {
 #[test]
 fn threads_and_blocks_do_not_change_what_is_stored_or_quarantined() {
     let (one, one_q, one_rows) = ingest_with(&["--threads", "1"]);
-    assert_eq!(one["ledger"]["rows_read"], 4 * 38 + 5 + 3 + 2 + 1);
+    assert_eq!(one["ledger"]["rows_read"], 4 * 38 + 5 + 3 + 2 + 2);
     let reasons = &one["ledger"]["quarantined_by_reason"];
     assert_eq!(reasons["duplicate_txn_id"], 4 + 1 + 1, "{reasons}");
     assert_eq!(reasons["unknown_account"], 2, "{reasons}");
@@ -163,7 +178,7 @@ fn threads_and_blocks_do_not_change_what_is_stored_or_quarantined() {
     );
     assert_eq!(reasons["non_positive_amount"], 1, "{reasons}");
     assert_eq!(reasons["wrong_field_count"], 1, "{reasons}");
-    assert_eq!(reasons["bad_utf8"], 1, "{reasons}");
+    assert_eq!(reasons["bad_utf8"], 2, "{reasons}");
     let late: Vec<_> = one_rows
         .iter()
         .filter(|r| r["txn_id"].as_str().is_some_and(|id| id.starts_with("LATE")))
@@ -177,6 +192,12 @@ fn threads_and_blocks_do_not_change_what_is_stored_or_quarantined() {
     };
     assert_eq!(device("QUOTED"), Some(json!("dev,\"\n0")));
     assert_eq!(device("CRLF"), Some(json!("dev-1")));
+    let split: Vec<_> = one_q
+        .iter()
+        .filter(|q| q["reason"] == "bad_utf8")
+        .map(|q| q["field"].clone())
+        .collect();
+    assert_eq!(split, [json!("device_id"), json!("device_id")]);
 
     for extra in [
         ["--threads", "2", "--chunk-rows", "7"],

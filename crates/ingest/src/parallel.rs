@@ -120,6 +120,15 @@ impl Block {
         let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
         &self.data[start..self.ends[k] as usize]
     }
+
+    /// A record's fields back to back, and where each ends in them.
+    fn record(&self, r: &Record) -> (&[u8], impl ExactSizeIterator<Item = usize>) {
+        let first = r.first_field as usize;
+        let ends = &self.ends[first..first + r.fields as usize];
+        let from = if first == 0 { 0 } else { self.ends[first - 1] as usize };
+        let to = ends.last().map_or(from, |e| *e as usize);
+        (&self.data[from..to], ends.iter().map(move |e| *e as usize - from))
+    }
 }
 
 /// A CSV file cut into records by `csv_core`, which writes each record's fields straight
@@ -562,9 +571,13 @@ fn settle_block(
                 id_stored: stored.as_ref().is_some_and(|s| s[i]),
                 accounts_known: known.as_ref().map_or([true; 2], |k| [k[2 * i], k[2 * i + 1]]),
             };
-            let first = r.first_field as usize;
-            let fields = (first..first + r.fields as usize).map(|k| block.field(k));
-            csv_row(run, fields, binding, (r.line, r.start, r.end), Some(&looked_up));
+            csv_row(
+                run,
+                block.record(r),
+                binding,
+                (r.line, r.start, r.end),
+                Some(&looked_up),
+            );
         }
     }
     let seq = block.seq;

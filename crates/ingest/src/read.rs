@@ -126,29 +126,40 @@ pub(crate) fn record_strings(record: &csv::ByteRecord) -> Vec<String> {
 
 /// Splits one canonical CSV record, whose fields `binding` maps onto table columns, into
 /// texts and hands it to `run` (with the row's lookups if a pre-pass made them); a record
-/// with the wrong field count or invalid UTF-8 is quarantined here.
-pub(crate) fn csv_row<'r>(
+/// with the wrong field count or invalid UTF-8 is quarantined here. The record is its
+/// fields' bytes back to back and where each field ends in them.
+pub(crate) fn csv_row(
     run: &mut FileRun<'_>,
-    fields: impl ExactSizeIterator<Item = &'r [u8]>,
+    (bytes, ends): (&[u8], impl ExactSizeIterator<Item = usize>),
     binding: &[Option<usize>],
     (line, start, end): (u64, u64, u64),
     looked_up: Option<&LookedUp>,
 ) {
     let table = run.table;
-    if fields.len() != binding.len() {
+    if ends.len() != binding.len() {
         let r = reject(
             None,
             Reason::WrongFieldCount,
-            format!("{} fields, the header has {}", fields.len(), binding.len()),
+            format!("{} fields, the header has {}", ends.len(), binding.len()),
         );
         run.reject_row(line, r, Raw::Range(start, end));
         return;
     }
+    // One UTF-8 check for the whole record; a field is checked alone only when the record
+    // fails it or the field's bounds split a character (then the field itself is invalid).
+    let whole = std::str::from_utf8(bytes).ok();
     let (null_tokens, trim) = (table.null_tokens(), table.trims_values());
     let mut texts: Vec<Option<&str>> = vec![None; table.columns().len()];
-    for (field, col) in fields.zip(binding) {
+    let mut from = 0;
+    for (to, col) in ends.zip(binding) {
+        let range = from..to;
+        from = to;
         let Some(col) = *col else { continue };
-        match std::str::from_utf8(field) {
+        let text = match whole.and_then(|w| w.get(range.clone())) {
+            Some(text) => Ok(text),
+            None => std::str::from_utf8(bytes.get(range).unwrap_or_default()),
+        };
+        match text {
             Ok(mut s) => {
                 if trim {
                     s = s.trim();
@@ -210,7 +221,8 @@ pub(crate) fn read_csv(
         if line.is_multiple_of(65_536) {
             progress(end);
         }
-        csv_row(run, record.iter(), binding, (line, start, end), None);
+        let ends = (0..record.len()).map(|i| record.range(i).map_or(0, |r| r.end));
+        csv_row(run, (record.as_slice(), ends), binding, (line, start, end), None);
         run.maybe_flush(chunk_rows)?;
     }
     if binding.is_none() {
