@@ -24,7 +24,7 @@ use custos_model::Table;
 use crate::ids::FingerprintSet;
 use crate::ingest::{FileRun, LookedUp};
 use crate::lookups::fingerprint;
-use crate::read::{bind_header, csv_row};
+use crate::read::{bind_header, csv_row, is_dos_eof};
 use crate::sink::{SinkFile, write_chunk};
 use crate::{Error, Result};
 
@@ -415,8 +415,7 @@ fn tokenize(
         if block.records.is_empty() {
             block_from = place.start;
         }
-        // A lone Ctrl-Z after the last line is an MS-DOS end-of-file mark, not a row.
-        if fields == 1 && block.field(first_field) == b"\x1a" {
+        if is_dos_eof((first_field..block.ends.len()).map(|k| block.field(k))) {
             block.ends.truncate(first_field);
             block.used = used_before;
             continue;

@@ -116,8 +116,8 @@ pub(crate) fn next_record(
 
 /// A lone Ctrl-Z (0x1A) after the last line is an MS-DOS end-of-file mark, as OFAC's
 /// sdn.csv ends; it is not a row.
-pub(crate) fn is_dos_eof(record: &csv::ByteRecord) -> bool {
-    record.len() == 1 && record.get(0) == Some(b"\x1a")
+pub(crate) fn is_dos_eof<'f>(mut fields: impl ExactSizeIterator<Item = &'f [u8]>) -> bool {
+    fields.len() == 1 && fields.next() == Some(b"\x1a")
 }
 
 pub(crate) fn record_strings(record: &csv::ByteRecord) -> Vec<String> {
@@ -215,7 +215,7 @@ pub(crate) fn read_csv(
             );
         }
         let Some(binding) = binding.as_ref() else { continue };
-        if is_dos_eof(&record) {
+        if is_dos_eof(record.iter()) {
             continue;
         }
         if line.is_multiple_of(65_536) {
