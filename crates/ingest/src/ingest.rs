@@ -208,7 +208,6 @@ pub(crate) fn reject(field: Option<&'static str>, reason: Reason, detail: impl I
 
 /// What a block's pre-pass already looked up for one transaction row, so that the row's
 /// checks do not probe the warehouse's sets one row at a time (see [`FingerprintSet::contains_all`]).
-#[derive(Clone, Copy, Default)]
 pub(crate) struct LookedUp {
     /// The fingerprint of the row's `txn_id`.
     pub(crate) id: u128,
