@@ -2,7 +2,10 @@
 //! the same rows stored, the same rows quarantined with the same reasons, lines and raw text,
 //! the same control totals. Duplicate ids are the hard part: the first valid occurrence in
 //! the file must win whichever thread reads it. Threads look ids and accounts up a block at
-//! a time, so unknown accounts and ids stored before are in the log too.
+//! a time, so unknown accounts and ids stored before are in the log too. One thread checks
+//! every row on the row path; several threads check them on the typed fast path and leave
+//! the rest to the row path, so this also shows that the two paths store the same values and
+//! that rows of both claim their ids in file order.
 
 use serde_json::json;
 
@@ -52,6 +55,17 @@ fn awkward_log() -> Vec<u8> {
     // The same id twice in a row: always within one block.
     out.push(rows[7].replacen('T', "TWIN", 1));
     out.push(rows[7].replacen('T', "TWIN", 1));
+    // Valid rows the fast checks leave to the row path (a signed amount, more decimals than
+    // the amount scale that are all zero), as first and as second occurrence of an id.
+    out.push(rows[8].replacen('T', "SLOWA", 1).replacen(",520.00,", ",+520.00,", 1));
+    out.push(rows[8].replacen('T', "SLOWA", 1).replacen(",520.00,", ",521.00,", 1));
+    out.push(rows[8].replacen('T', "SLOWB", 1));
+    out.push(
+        rows[8]
+            .replacen('T', "SLOWB", 1)
+            .replacen(",520.00,", ",520.000000,", 1),
+    );
+    out.push(rows[18].replacen('T', "SLOWC", 1).replacen(",520.00,", ",7.00000,", 1));
     let mut bytes = out.join("\n").into_bytes();
     bytes.extend_from_slice(b"\n");
     let bad = rows[2].replacen('T', "UTF", 1).replacen("dev-", "dev-\u{1}", 1);
@@ -159,9 +173,9 @@ fn ingest_with(extra: &[&str]) -> (serde_json::Value, Rows, Rows) {
 #[test]
 fn threads_and_blocks_do_not_change_what_is_stored_or_quarantined() {
     let (one, one_q, one_rows) = ingest_with(&["--threads", "1"]);
-    assert_eq!(one["ledger"]["rows_read"], 4 * 38 + 5 + 3 + 2 + 2);
+    assert_eq!(one["ledger"]["rows_read"], 4 * 38 + 5 + 3 + 2 + 2 + 5);
     let reasons = &one["ledger"]["quarantined_by_reason"];
-    assert_eq!(reasons["duplicate_txn_id"], 4 + 1 + 1, "{reasons}");
+    assert_eq!(reasons["duplicate_txn_id"], 4 + 1 + 1 + 2, "{reasons}");
     assert_eq!(reasons["unknown_account"], 2, "{reasons}");
     let fields: Vec<_> = one_q
         .iter()
@@ -184,6 +198,25 @@ fn threads_and_blocks_do_not_change_what_is_stored_or_quarantined() {
         .filter(|r| r["txn_id"].as_str().is_some_and(|id| id.starts_with("LATE")))
         .collect();
     assert_eq!(late.len(), 1, "the valid second occurrence is stored");
+    let amount = |id: &str| {
+        let rows: Vec<_> = one_rows
+            .iter()
+            .filter(|r| r["txn_id"].as_str().is_some_and(|t| t.starts_with(id)))
+            .map(|r| r["amount"].to_string())
+            .collect();
+        rows
+    };
+    assert!(
+        matches!(&amount("SLOWA")[..], [a] if a.contains("520")),
+        "{:?}",
+        amount("SLOWA")
+    );
+    assert_eq!(amount("SLOWB").len(), 1);
+    assert!(
+        matches!(&amount("SLOWC")[..], [a] if a.contains('7')),
+        "{:?}",
+        amount("SLOWC")
+    );
     let device = |id: &str| {
         let row = one_rows
             .iter()
@@ -202,6 +235,8 @@ fn threads_and_blocks_do_not_change_what_is_stored_or_quarantined() {
     for extra in [
         ["--threads", "2", "--chunk-rows", "7"],
         ["--threads", "3", "--chunk-rows", "1"],
+        // One block: the fast and the row path's rows of a block claim ids together.
+        ["--threads", "2", "--chunk-rows", "1000"],
     ] {
         let (many, many_q, many_rows) = ingest_with(&extra);
         assert_eq!(many["ledger"], one["ledger"], "{extra:?}");

@@ -219,18 +219,20 @@ pub(crate) struct LookedUp {
 
 /// Positions of the transaction columns the row checks use.
 pub(crate) struct TxnColumns {
-    txn_id: usize,
-    ts: usize,
-    amount: usize,
-    currency: usize,
-    payer: usize,
-    payee: usize,
-    settlement_amount: usize,
-    settlement_currency: usize,
-    txn_date: usize,
-    report_date: usize,
-    reporting_rate: usize,
-    amount_reporting: usize,
+    pub(crate) txn_id: usize,
+    pub(crate) ts: usize,
+    pub(crate) amount: usize,
+    pub(crate) currency: usize,
+    pub(crate) payer: usize,
+    pub(crate) payee: usize,
+    pub(crate) fx_rate: usize,
+    pub(crate) settlement_amount: usize,
+    pub(crate) settlement_currency: usize,
+    pub(crate) txn_date: usize,
+    pub(crate) report_date: usize,
+    pub(crate) reporting_rate: usize,
+    pub(crate) amount_reporting: usize,
+    pub(crate) ingest_id: usize,
 }
 
 impl TxnColumns {
@@ -249,12 +251,14 @@ impl TxnColumns {
             currency: idx("currency"),
             payer: idx("payer_account"),
             payee: idx("payee_account"),
+            fx_rate: idx("fx_rate"),
             settlement_amount: idx("settlement_amount"),
             settlement_currency: idx("settlement_currency"),
             txn_date: idx("txn_date"),
             report_date: idx("report_date"),
             reporting_rate: idx("reporting_rate"),
             amount_reporting: idx("amount_reporting"),
+            ingest_id: idx("ingest_id"),
         }
     }
 }
@@ -679,7 +683,7 @@ impl<'a> FileRun<'a> {
         self.quarantine(line, r, raw);
     }
 
-    fn quarantine(&mut self, line: u64, r: Reject, raw: Raw) {
+    pub(crate) fn quarantine(&mut self, line: u64, r: Reject, raw: Raw) {
         *self.by_reason.entry(r.reason).or_default() += 1;
         self.quarantine.push(Quarantined {
             line,
@@ -810,49 +814,9 @@ impl<'a> FileRun<'a> {
             }
         }
         // FX to the reporting currency, on the transaction's date in the reporting zone.
-        let utc_hour = ts.div_euclid(3_600_000_000);
-        let local_day = match self.local_days.get(&utc_hour) {
-            Some(day) => *day,
-            None => {
-                let utc = chrono::Utc
-                    .timestamp_micros(utc_hour * 3_600_000_000)
-                    .single()
-                    .ok_or_else(|| reject(Some("ts"), Reason::TimestampOutOfRange, "not a valid instant"))?;
-                let day = date_to_days(utc.with_timezone(&self.tz).date_naive());
-                // Zones whose offset is not a whole number of hours need the exact instant.
-                if utc.with_timezone(&self.tz).offset().fix().local_minus_utc() % 3600 == 0 {
-                    self.local_days.insert(utc_hour, day);
-                    day
-                } else {
-                    let exact = chrono::Utc
-                        .timestamp_micros(ts)
-                        .single()
-                        .map(|u| u.with_timezone(&self.tz).date_naive());
-                    exact.map(date_to_days).unwrap_or(day)
-                }
-            }
-        };
-        let rate = if currency == self.reporting_currency {
-            10i128.pow(RATE_SCALE)
-        } else {
-            *lookups
-                .and_then(|l| l.fx.get(&(local_day, fx_key(currency))))
-                .ok_or_else(|| {
-                    let day = days_to_date(local_day).map(|d| d.to_string()).unwrap_or_default();
-                    reject(
-                        Some("currency"),
-                        Reason::MissingFxRate,
-                        format!("no {currency} rate to {} for {day}", self.reporting_currency),
-                    )
-                })?
-        };
-        let reporting = convert(amount, rate, self.reporting_minor).ok_or_else(|| {
-            reject(
-                Some("amount"),
-                Reason::AmountOutOfRange,
-                "the reporting-currency amount does not fit",
-            )
-        })?;
+        let local_day = self.local_day(ts)?;
+        let rate = self.reporting_rate(currency, local_day)?;
+        let reporting = self.to_reporting(amount, rate)?;
         // Uniqueness last, so a row rejected for another reason does not claim its id (ids
         // are claimed in file order when the row's chunk is settled).
         let c = &self.txn;
@@ -880,6 +844,59 @@ impl<'a> FileRun<'a> {
         values[c.reporting_rate] = Value::Dec(rate, RATE_SCALE);
         values[c.amount_reporting] = Value::Dec(reporting, AMOUNT_SCALE);
         Ok(fp)
+    }
+
+    /// The day of instant `ts` (microseconds, UTC) in the reporting time zone.
+    pub(crate) fn local_day(&mut self, ts: i64) -> std::result::Result<i32, Reject> {
+        let utc_hour = ts.div_euclid(3_600_000_000);
+        if let Some(day) = self.local_days.get(&utc_hour) {
+            return Ok(*day);
+        }
+        let utc = chrono::Utc
+            .timestamp_micros(utc_hour * 3_600_000_000)
+            .single()
+            .ok_or_else(|| reject(Some("ts"), Reason::TimestampOutOfRange, "not a valid instant"))?;
+        let day = date_to_days(utc.with_timezone(&self.tz).date_naive());
+        // Zones whose offset is not a whole number of hours need the exact instant.
+        if utc.with_timezone(&self.tz).offset().fix().local_minus_utc() % 3600 == 0 {
+            self.local_days.insert(utc_hour, day);
+            return Ok(day);
+        }
+        let exact = chrono::Utc
+            .timestamp_micros(ts)
+            .single()
+            .map(|u| u.with_timezone(&self.tz).date_naive());
+        Ok(exact.map(date_to_days).unwrap_or(day))
+    }
+
+    /// The rate from `currency` to the reporting currency on `local_day`, scaled by
+    /// 10^RATE_SCALE; a missing rate is the row's fault.
+    pub(crate) fn reporting_rate(&self, currency: &str, local_day: i32) -> std::result::Result<i128, Reject> {
+        if currency == self.reporting_currency {
+            return Ok(10i128.pow(RATE_SCALE));
+        }
+        self.lookups
+            .and_then(|l| l.fx.get(&(local_day, fx_key(currency))))
+            .copied()
+            .ok_or_else(|| {
+                let day = days_to_date(local_day).map(|d| d.to_string()).unwrap_or_default();
+                reject(
+                    Some("currency"),
+                    Reason::MissingFxRate,
+                    format!("no {currency} rate to {} for {day}", self.reporting_currency),
+                )
+            })
+    }
+
+    /// `amount` (at the amount scale) in the reporting currency at `rate`.
+    pub(crate) fn to_reporting(&self, amount: i128, rate: i128) -> std::result::Result<i128, Reject> {
+        convert(amount, rate, self.reporting_minor).ok_or_else(|| {
+            reject(
+                Some("amount"),
+                Reason::AmountOutOfRange,
+                "the reporting-currency amount does not fit",
+            )
+        })
     }
 
     fn check_minor_units(

@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 
 mod batches;
+mod columnar;
 mod error;
 mod ids;
 mod ingest;

@@ -2,8 +2,9 @@
 //!
 //! The calling thread only tokenizes: it cuts the file into blocks of whole records (field
 //! bytes back to back, with where each field ends). Worker threads each take a block and do
-//! the rest: validate every row into Arrow builders, claim the block's ids, settle the block
-//! (rows whose id an earlier row claimed are quarantined), sort it and write it as Parquet
+//! the rest: check every row (typed fast checks in [`crate::columnar`], the row path for
+//! what they do not pass), claim the block's ids, settle the block (rows whose id an earlier
+//! row claimed are quarantined), build its columns in sorted order and write them as Parquet
 //! files in staging.
 //!
 //! The result equals reading on one thread: blocks claim their ids strictly in file order
@@ -18,14 +19,16 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use custos_warehouse::datafusion::arrow::array::{RecordBatch, StringArray};
+use custos_warehouse::datafusion::arrow::compute::concat_batches;
 
 use custos_model::Table;
 
+use crate::columnar::{Checked, Plan};
 use crate::ids::FingerprintSet;
 use crate::ingest::{FileRun, LookedUp};
 use crate::lookups::fingerprint;
 use crate::read::{bind_header, csv_row, is_dos_eof};
-use crate::sink::{SinkFile, write_chunk};
+use crate::sink::{SinkFile, write_chunk, write_sorted_chunk};
 use crate::{Error, Result};
 
 /// Where the workers write: the table's staging directory and the commit's version.
@@ -85,22 +88,23 @@ impl DeferredId {
 const BLOCK_BYTES: usize = 256 << 20;
 
 /// Records tokenized by the reading thread.
-struct Block {
+pub(crate) struct Block {
     seq: usize,
     /// Field bytes back to back in `data[..used]`; the rest is room the tokenizer writes into.
     data: Vec<u8>,
     used: usize,
     /// End of each field in `data`; a field starts where the one before it ends.
     ends: Vec<u32>,
-    records: Vec<Record>,
+    pub(crate) records: Vec<Record>,
 }
 
-struct Record {
-    first_field: u32,
-    fields: u32,
-    line: u64,
-    start: u64,
-    end: u64,
+/// One record of a block: its fields and where it is in the file.
+pub(crate) struct Record {
+    pub(crate) first_field: u32,
+    pub(crate) fields: u32,
+    pub(crate) line: u64,
+    pub(crate) start: u64,
+    pub(crate) end: u64,
 }
 
 impl Block {
@@ -116,9 +120,16 @@ impl Block {
         }
     }
 
-    fn field(&self, k: usize) -> &[u8] {
+    /// Field `k` of the block (counting every record's fields).
+    pub(crate) fn field(&self, k: usize) -> &[u8] {
         let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
         &self.data[start..self.ends[k] as usize]
+    }
+
+    /// The block's bytes from the start of field `k` on (room included).
+    pub(crate) fn tail(&self, k: usize) -> &[u8] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+        &self.data[start..]
     }
 
     /// A record's fields back to back, and where each ends in them.
@@ -344,6 +355,7 @@ pub(crate) fn read_csv(
         path: path.to_path_buf(),
         detail: "read on several threads, but not a transaction log".into(),
     })?;
+    let plan = Plan::new(&binding);
     let shared = Shared {
         claims: Mutex::new(Claims {
             next: 0,
@@ -359,10 +371,13 @@ pub(crate) fn read_csv(
     let (read, done) = std::thread::scope(|scope| {
         let mut handles = Vec::new();
         for (i, worker) in workers.into_iter().enumerate() {
-            let (rx, shared, binding, id_fields) = (Arc::clone(&rx), &shared, &binding, &id_fields);
+            let (rx, shared, binding, id_fields, plan) =
+                (Arc::clone(&rx), &shared, &binding, &id_fields, plan.as_ref());
             let spawned = std::thread::Builder::new()
                 .name(format!("custos-ingest-{i}"))
-                .spawn_scoped(scope, move || work(worker, &rx, (binding, id_fields), shared, out));
+                .spawn_scoped(scope, move || {
+                    work(worker, &rx, (binding, id_fields, plan), shared, out)
+                });
             match spawned {
                 Ok(h) => handles.push(h),
                 Err(e) => shared.fail(Error::io(Path::new("<ingest>"), e)),
@@ -458,7 +473,7 @@ fn tokenize(
 fn work<'a>(
     mut run: FileRun<'a>,
     rx: &Mutex<Receiver<Block>>,
-    (binding, id_fields): (&[Option<usize>], &IdFields),
+    (binding, id_fields, plan): (&[Option<usize>], &IdFields, Option<&Plan>),
     shared: &Shared,
     out: &Output<'_>,
 ) -> Option<(FileRun<'a>, Vec<SinkFile>)> {
@@ -466,7 +481,7 @@ fn work<'a>(
     let mut files = Vec::new();
     // A settled block whose ingest id was not known yet: rather than wait for the hash, the
     // worker validates one more block first.
-    let mut held: Option<(usize, RecordBatch)> = None;
+    let mut held: Option<Settled> = None;
     let result = (|| -> Result<bool> {
         loop {
             let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
@@ -474,7 +489,7 @@ fn work<'a>(
             if shared.failed() {
                 return Ok(false);
             }
-            let Some(settled) = settle_block(&mut run, block, binding, id_fields, shared)? else {
+            let Some(settled) = settle_block(&mut run, block, (binding, id_fields, plan), shared)? else {
                 return Ok(false);
             };
             let ready = out.deferred_id.is_none_or(DeferredId::is_set);
@@ -482,12 +497,12 @@ fn work<'a>(
                 held = Some(settled);
                 continue;
             }
-            for (seq, batch) in held.take().into_iter().chain([settled]) {
-                files.extend(write_block(out, seq, batch)?);
+            for settled in held.take().into_iter().chain([settled]) {
+                files.extend(write_block(out, settled)?);
             }
         }
-        if let Some((seq, batch)) = held.take() {
-            files.extend(write_block(out, seq, batch)?);
+        if let Some(settled) = held.take() {
+            files.extend(write_block(out, settled)?);
         }
         Ok(true)
     })();
@@ -541,20 +556,31 @@ impl IdFields {
 /// group's records are still in cache when they are validated.
 const LOOKUP_GROUP: usize = 1024;
 
-/// Validates, claims and settles one block: its sequence number and stored rows, or `None` if
-/// another thread failed.
+/// A block's stored rows, ready to be written.
+struct Settled {
+    seq: usize,
+    batch: RecordBatch,
+    /// Whether the rows are in the order they are written in already.
+    sorted: bool,
+}
+
+/// Validates, claims and settles one block: its stored rows, or `None` if another thread
+/// failed. Rows the fast checks pass are built column by column ([`Checked`]); the others
+/// take the row path.
 fn settle_block(
     run: &mut FileRun<'_>,
     block: Block,
-    binding: &[Option<usize>],
-    id_fields: &IdFields,
+    (binding, id_fields, plan): (&[Option<usize>], &IdFields, Option<&Plan>),
     shared: &Shared,
-) -> Result<Option<(usize, RecordBatch)>> {
+) -> Result<Option<Settled>> {
     let lookups = run.lookups;
     let stored_ids = lookups.map(|l| &l.txn_ids).filter(|ids| !ids.is_empty());
     let accounts = lookups.and_then(|l| l.accounts.as_ref());
     let (mut ids, mut parties) = (Vec::new(), Vec::new());
-    for group in block.records.chunks(LOOKUP_GROUP) {
+    let mut fast = Checked::default();
+    // Records the row path stored, in file order (their rows wait in the run's builders).
+    let mut slow_stored: Vec<u32> = Vec::new();
+    for (g, group) in block.records.chunks(LOOKUP_GROUP).enumerate() {
         ids.clear();
         parties.clear();
         for r in group {
@@ -570,6 +596,12 @@ fn settle_block(
                 id_stored: stored.as_ref().is_some_and(|s| s[i]),
                 accounts_known: known.as_ref().map_or([true; 2], |k| [k[2 * i], k[2 * i + 1]]),
             };
+            let index = (g * LOOKUP_GROUP + i) as u32;
+            if let Some(row) = plan.and_then(|p| p.check(run, &block, r, &looked_up)) {
+                fast.push(index, row);
+                continue;
+            }
+            let before = run.buffered;
             csv_row(
                 run,
                 block.record(r),
@@ -577,21 +609,84 @@ fn settle_block(
                 (r.line, r.start, r.end),
                 Some(&looked_up),
             );
+            if run.buffered > before {
+                slow_stored.push(index);
+            }
         }
     }
     let seq = block.seq;
-    // The builders hold the rows now; the block's memory goes back before sorting.
-    drop(block);
-    let chunk = run.take_chunk()?;
-    let Some(taken) = shared.claim(seq, &chunk.ids) else {
+    // The row path's stored rows, if any, wait in the run's builders.
+    let slow = if slow_stored.is_empty() {
+        None
+    } else {
+        Some(run.take_chunk()?)
+    };
+    let slow_ids = slow.as_ref().map_or(&[][..], |chunk| &chunk.ids[..]);
+    let Some((taken_fast, taken_slow)) =
+        claim_in_file_order(shared, seq, (&fast.records, &fast.ids), (&slow_stored, slow_ids))
+    else {
         return Ok(None);
     };
-    Ok(Some((seq, run.settle(chunk, &taken)?)))
+    let fast_batch = match plan {
+        Some(plan) if !fast.records.is_empty() => Some(fast.settle(run, plan, &block, &taken_fast)?),
+        _ => None,
+    };
+    drop(block);
+    let (batch, sorted) = match (fast_batch, slow) {
+        (Some(batch), None) => (batch, true),
+        (None, None) => (RecordBatch::new_empty(Table::Transactions.arrow_schema()), true),
+        (fast_batch, Some(chunk)) => {
+            let slow = run.settle(chunk, &taken_slow)?;
+            match fast_batch {
+                Some(batch) => (concat_batches(&slow.schema(), [&batch, &slow])?, false),
+                None => (slow, false),
+            }
+        }
+    };
+    Ok(Some(Settled { seq, batch, sorted }))
+}
+
+/// Claims the ids of a block's stored rows in file order, merging the rows the fast checks
+/// passed with those the row path stored (each given as their records, ascending, and their
+/// ids): the positions, in each, of the rows whose id an earlier row claimed; `None` if
+/// another thread failed.
+fn claim_in_file_order(
+    shared: &Shared,
+    seq: usize,
+    (fast, fast_ids): (&[u32], &[u128]),
+    (slow, slow_ids): (&[u32], &[u128]),
+) -> Option<(Vec<usize>, Vec<usize>)> {
+    if slow.is_empty() {
+        return Some((shared.claim(seq, fast_ids)?, Vec::new()));
+    }
+    let (mut merged, mut from) = (Vec::new(), Vec::new());
+    let (mut a, mut b) = (0, 0);
+    while a < fast.len() || b < slow.len() {
+        if b == slow.len() || (a < fast.len() && fast[a] < slow[b]) {
+            merged.push(fast_ids[a]);
+            from.push((true, a));
+            a += 1;
+        } else {
+            merged.push(slow_ids[b]);
+            from.push((false, b));
+            b += 1;
+        }
+    }
+    let (fast_taken, slow_taken): (Vec<_>, Vec<_>) = shared
+        .claim(seq, &merged)?
+        .into_iter()
+        .map(|k| from[k])
+        .partition(|t| t.0);
+    Some((
+        fast_taken.into_iter().map(|t| t.1).collect(),
+        slow_taken.into_iter().map(|t| t.1).collect(),
+    ))
 }
 
 /// Names a settled block's rows after their file (waiting for its hash if need be), then
-/// sorts the block and writes it to staging.
-fn write_block(out: &Output<'_>, seq: usize, mut batch: RecordBatch) -> Result<Vec<SinkFile>> {
+/// sorts the block if need be and writes it to staging.
+fn write_block(out: &Output<'_>, settled: Settled) -> Result<Vec<SinkFile>> {
+    let Settled { seq, mut batch, sorted } = settled;
     if let Some(deferred) = out.deferred_id {
         batch = with_ingest_id(&batch, &deferred.wait(out.staging)?)?;
     }
@@ -601,7 +696,11 @@ fn write_block(out: &Output<'_>, seq: usize, mut batch: RecordBatch) -> Result<V
             std::io::Error::other(format!("failpoint ingest-block-{seq}")),
         ));
     }
-    write_chunk(out.staging, out.version, seq, &batch)
+    if sorted {
+        write_sorted_chunk(out.staging, out.version, seq, &batch)
+    } else {
+        write_chunk(out.staging, out.version, seq, &batch)
+    }
 }
 
 /// `batch` with every row's `ingest_id` set to `id`.

@@ -104,11 +104,20 @@ fn write_chunks(rx: Receiver<RecordBatch>, staging_dir: PathBuf, version: u64) -
 /// Sorts one chunk of transactions and writes it as one Parquet file per UTC day under
 /// `staging_dir`, named after the commit `version` and the chunk's place `seq` in the file.
 pub(crate) fn write_chunk(staging_dir: &Path, version: u64, seq: usize, batch: &RecordBatch) -> Result<Vec<SinkFile>> {
-    let mut files = Vec::new();
     if batch.num_rows() == 0 {
-        return Ok(files);
+        return Ok(Vec::new());
     }
-    let batch = sort_transactions(batch)?;
+    write_sorted_chunk(staging_dir, version, seq, &sort_transactions(batch)?)
+}
+
+/// [`write_chunk`] for a chunk already in [`SORT`] order.
+pub(crate) fn write_sorted_chunk(
+    staging_dir: &Path,
+    version: u64,
+    seq: usize,
+    batch: &RecordBatch,
+) -> Result<Vec<SinkFile>> {
+    let mut files = Vec::new();
     let dates = batch
         .column(batch.schema().index_of("txn_date")?)
         .as_primitive::<Date32Type>()
@@ -141,10 +150,7 @@ pub(crate) fn write_chunk(staging_dir: &Path, version: u64, seq: usize, batch: &
 }
 
 /// Sorts a transaction chunk by [`SORT`], ties in input order: the same order as
-/// [`sort_batch`], in a fraction of its time. Each row's key packs the day, the first eight
-/// bytes of the payer account as one big-endian integer, the account's length and the
-/// instant; whole accounts are compared only when their first eight bytes tie and one is
-/// longer.
+/// [`sort_batch`], in a fraction of its time (see [`transaction_order`]).
 fn sort_transactions(batch: &RecordBatch) -> Result<RecordBatch> {
     let column = |name: &str| -> Result<_> { Ok(batch.column(batch.schema().index_of(name)?).clone()) };
     let (dates, payers, instants) = (column(SORT[0])?, column(SORT[1])?, column(SORT[2])?);
@@ -155,20 +161,26 @@ fn sort_transactions(batch: &RecordBatch) -> Result<RecordBatch> {
     let dates = dates.as_primitive::<Date32Type>();
     let payers = payers.as_string::<i32>();
     let instants = instants.as_primitive::<TimestampMicrosecondType>();
-    let mut keys: Vec<(i32, u64, u32, i64, u32)> = (0..batch.num_rows())
+    let order = transaction_order(batch.num_rows(), |i| {
+        (dates.value(i), payers.value(i).as_bytes(), instants.value(i))
+    });
+    let order = UInt32Array::from(order);
+    Ok(take_record_batch(batch, &order)?)
+}
+
+/// The positions of `n` rows in [`SORT`] order, ties in input order; `key(i)` is row `i`'s
+/// day, payer account and instant. Each row's key packs the day, the first eight bytes of the
+/// account as one big-endian integer, the account's length and the instant; whole accounts
+/// are compared only when their first eight bytes tie and one is longer.
+pub(crate) fn transaction_order<'a>(n: usize, key: impl Fn(usize) -> (i32, &'a [u8], i64)) -> Vec<u32> {
+    let mut keys: Vec<(i32, u64, u32, i64, u32)> = (0..n)
         .map(|i| {
-            let account = payers.value(i).as_bytes();
+            let (day, account, instant) = key(i);
             let mut prefix = [0u8; 8];
-            let n = account.len().min(8);
-            prefix[..n].copy_from_slice(&account[..n]);
-            let len = u32::try_from(account.len()).unwrap_or(u32::MAX);
-            (
-                dates.value(i),
-                u64::from_be_bytes(prefix),
-                len,
-                instants.value(i),
-                i as u32,
-            )
+            let len = account.len().min(8);
+            prefix[..len].copy_from_slice(&account[..len]);
+            let account_len = u32::try_from(account.len()).unwrap_or(u32::MAX);
+            (day, u64::from_be_bytes(prefix), account_len, instant, i as u32)
         })
         .collect();
     keys.sort_unstable_by(|a, b| {
@@ -176,7 +188,7 @@ fn sort_transactions(batch: &RecordBatch) -> Result<RecordBatch> {
             .then(a.1.cmp(&b.1))
             .then_with(|| {
                 if a.2 > 8 || b.2 > 8 {
-                    payers.value(a.4 as usize).cmp(payers.value(b.4 as usize))
+                    key(a.4 as usize).1.cmp(key(b.4 as usize).1)
                 } else {
                     a.2.cmp(&b.2)
                 }
@@ -184,8 +196,7 @@ fn sort_transactions(batch: &RecordBatch) -> Result<RecordBatch> {
             .then(a.3.cmp(&b.3))
             .then(a.4.cmp(&b.4))
     });
-    let order = UInt32Array::from_iter_values(keys.iter().map(|k| k.4));
-    Ok(take_record_batch(batch, &order)?)
+    keys.into_iter().map(|k| k.4).collect()
 }
 
 /// Sorts rows by `by` (ascending, ties keep input order) through Arrow's row format, which

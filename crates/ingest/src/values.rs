@@ -27,8 +27,8 @@ pub(crate) enum Value<'a> {
 }
 
 /// Earliest and latest accepted instants: 1990-01-01 and 2100-01-01 (exclusive), UTC.
-const TS_MIN: i64 = 631_152_000_000_000;
-const TS_MAX: i64 = 4_102_444_800_000_000;
+pub(crate) const TS_MIN: i64 = 631_152_000_000_000;
+pub(crate) const TS_MAX: i64 = 4_102_444_800_000_000;
 
 const EPOCH_DAYS_CE: i32 = 719_163;
 

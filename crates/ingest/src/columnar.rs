@@ -1,0 +1,718 @@
+//! Checking a block of transaction records in typed code and building its stored rows'
+//! columns directly, in the order they are written in.
+//!
+//! The row path ([`FileRun::process`]) turns every field into a [`Value`](crate::values::Value),
+//! appends each to a builder in file order, and the writer then gathers every column again
+//! in sorted order. At millions of rows that bookkeeping costs more than the checks. Here a
+//! row's fields are checked straight from the block's bytes, only the typed values a column
+//! needs are kept (instants, amounts, rates), and once the block's ids are claimed each
+//! column is built once, already sorted by day, payer and instant.
+//!
+//! The fast checks accept a subset of what the row path accepts and compute the same values.
+//! A row that fails any of them, or needs what they leave out (rounding an amount, an
+//! unusual but valid timestamp), goes through the row path, which stores it or names its
+//! first fault exactly as the one-thread reader does.
+
+use std::sync::Arc;
+
+use custos_model::{AMOUNT_PRECISION, AMOUNT_SCALE, FieldType, Origin, RATE_PRECISION, RATE_SCALE, Reason, Table};
+use custos_warehouse::datafusion::arrow::array::{
+    ArrayRef, Date32Array, Decimal128Array, RecordBatch, StringArray, TimestampMicrosecondArray, new_null_array,
+};
+use custos_warehouse::datafusion::arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use custos_warehouse::datafusion::arrow::datatypes::DataType;
+
+use crate::Result;
+use crate::ingest::{FileRun, LookedUp, Raw, reject};
+use crate::parallel::{Block, Record};
+use crate::sink::transaction_order;
+use crate::values::{TS_MAX, TS_MIN};
+
+/// What a field must be for the fast checks to pass it.
+#[derive(Clone, Copy)]
+enum Check {
+    /// Any UTF-8 text.
+    Text,
+    Enum(&'static [&'static str]),
+    Country,
+    Currency,
+    Mcc,
+    Ip,
+    /// Checked and kept by [`Plan::check`] itself (instants and decimals).
+    Typed,
+}
+
+/// How the fast checks read one file's records: where each column's field is, and what each
+/// bound field must be.
+pub(crate) struct Plan {
+    /// Fields per record (the header's).
+    fields: usize,
+    /// The field bound to each table column.
+    field_of: Vec<Option<usize>>,
+    /// (field, required, check) for every bound input column.
+    checks: Vec<(usize, bool, Check)>,
+}
+
+impl Plan {
+    /// The plan for a transaction file whose header `binding` maps fields onto columns;
+    /// `None` if the table has a column the fast checks do not know (then every row takes
+    /// the row path).
+    pub(crate) fn new(binding: &[Option<usize>]) -> Option<Plan> {
+        const { assert!(!Table::Transactions.trims_values() && Table::Transactions.null_tokens().is_empty()) };
+        let columns = Table::Transactions.columns();
+        let mut field_of = vec![None; columns.len()];
+        for (k, col) in binding.iter().enumerate() {
+            if let Some(col) = *col {
+                field_of[col] = Some(k);
+            }
+        }
+        let mut checks = Vec::new();
+        for (i, column) in columns.iter().enumerate() {
+            if column.origin == Origin::Derived {
+                continue;
+            }
+            let check = match column.ty {
+                FieldType::Text => Check::Text,
+                FieldType::Enum(values) => Check::Enum(values),
+                FieldType::Country => Check::Country,
+                FieldType::Currency => Check::Currency,
+                FieldType::Mcc => Check::Mcc,
+                FieldType::Ip => Check::Ip,
+                FieldType::Timestamp | FieldType::Amount | FieldType::Rate => Check::Typed,
+                FieldType::Date
+                | FieldType::Bool
+                | FieldType::Int
+                | FieldType::Float
+                | FieldType::CurrencyList
+                | FieldType::TextList => {
+                    if field_of[i].is_some() {
+                        return None;
+                    }
+                    continue;
+                }
+            };
+            match field_of[i] {
+                Some(k) => checks.push((k, column.required, check)),
+                // A required column missing from the header fails every row in the row path.
+                None if column.required => return None,
+                None => {}
+            }
+        }
+        Some(Plan {
+            fields: binding.len(),
+            field_of,
+            checks,
+        })
+    }
+
+    /// The bytes of column `col` in record `r` (empty when the header lacks the column).
+    pub(crate) fn text<'b>(&self, block: &'b Block, r: &Record, col: usize) -> &'b [u8] {
+        match self.field_of[col] {
+            Some(k) => block.field(r.first_field as usize + k),
+            None => &[],
+        }
+    }
+
+    /// Record `r`'s values if the fast checks pass it; `None` sends it to the row path.
+    /// `looked_up` holds its id's fingerprint and what the warehouse's sets said.
+    pub(crate) fn check(&self, run: &mut FileRun<'_>, block: &Block, r: &Record, looked_up: &LookedUp) -> Option<Row> {
+        if r.fields as usize != self.fields {
+            return None;
+        }
+        for &(k, required, check) in &self.checks {
+            let f = block.field(r.first_field as usize + k);
+            if f.is_empty() {
+                if required {
+                    return None;
+                }
+                continue;
+            }
+            let ok = match check {
+                Check::Text => f.is_ascii() || std::str::from_utf8(f).is_ok(),
+                Check::Enum(values) => values.iter().any(|v| v.as_bytes() == f),
+                Check::Country => std::str::from_utf8(f).is_ok_and(custos_model::is_country),
+                Check::Currency => currency_minor_units(f).is_some(),
+                Check::Mcc => f.len() == 4 && f.iter().all(u8::is_ascii_digit),
+                Check::Ip => std::str::from_utf8(f).is_ok_and(|s| s.parse::<std::net::IpAddr>().is_ok()),
+                Check::Typed => true,
+            };
+            if !ok {
+                return None;
+            }
+        }
+        let c = &run.txn;
+        let ts = parse_instant(self.text(block, r, c.ts))?;
+        let currency = self.text(block, r, c.currency);
+        let amount = fits_minor_units(
+            parse_positive(self.text(block, r, c.amount), AMOUNT_SCALE, AMOUNT_PRECISION)?,
+            currency,
+        )?;
+        let fx_rate = match self.text(block, r, c.fx_rate) {
+            [] => None,
+            text => Some(parse_positive(text, RATE_SCALE, RATE_PRECISION)?.0),
+        };
+        let settlement = match self.text(block, r, c.settlement_amount) {
+            [] => None,
+            text => {
+                let code = self.text(block, r, c.settlement_currency);
+                if code.is_empty() {
+                    return None;
+                }
+                Some(fits_minor_units(
+                    parse_positive(text, AMOUNT_SCALE, AMOUNT_PRECISION)?,
+                    code,
+                )?)
+            }
+        };
+        if run.lookups.is_some_and(|l| l.accounts.is_some()) && looked_up.accounts_known != [true; 2] {
+            return None;
+        }
+        let currency = std::str::from_utf8(currency).ok()?;
+        let report_date = run.local_day(ts).ok()?;
+        let rate = run.reporting_rate(currency, report_date).ok()?;
+        let reporting = run.to_reporting(amount, rate).ok()?;
+        if looked_up.id_stored {
+            return None;
+        }
+        Some(Row {
+            id: looked_up.id,
+            ts,
+            amount,
+            fx_rate,
+            settlement,
+            report_date,
+            rate,
+            reporting,
+        })
+    }
+}
+
+/// The typed values of a row the fast checks passed.
+pub(crate) struct Row {
+    id: u128,
+    ts: i64,
+    amount: i128,
+    fx_rate: Option<i128>,
+    settlement: Option<i128>,
+    report_date: i32,
+    rate: i128,
+    reporting: i128,
+}
+
+/// The rows of one block the fast checks passed, column by column, in file order.
+#[derive(Default)]
+pub(crate) struct Checked {
+    /// Each row's record in the block.
+    pub(crate) records: Vec<u32>,
+    /// Each row's id fingerprint.
+    pub(crate) ids: Vec<u128>,
+    ts: Vec<i64>,
+    amount: Vec<i128>,
+    fx_rate: Vec<Option<i128>>,
+    settlement: Vec<Option<i128>>,
+    report_date: Vec<i32>,
+    rate: Vec<i128>,
+    reporting: Vec<i128>,
+}
+
+impl Checked {
+    pub(crate) fn push(&mut self, record: u32, row: Row) {
+        self.records.push(record);
+        self.ids.push(row.id);
+        self.ts.push(row.ts);
+        self.amount.push(row.amount);
+        self.fx_rate.push(row.fx_rate);
+        self.settlement.push(row.settlement);
+        self.report_date.push(row.report_date);
+        self.rate.push(row.rate);
+        self.reporting.push(row.reporting);
+    }
+
+    /// Counts the rows as read and stored in `run`, quarantines those at positions `taken`
+    /// (their ids were claimed by earlier rows of the file), adds the others' amounts to the
+    /// control totals and returns them as a batch in the order they are written in.
+    pub(crate) fn settle(
+        &self,
+        run: &mut FileRun<'_>,
+        plan: &Plan,
+        block: &Block,
+        taken: &[usize],
+    ) -> Result<RecordBatch> {
+        let n = self.records.len();
+        run.rows_read += n as u64;
+        run.rows_stored += (n - taken.len()) as u64;
+        let mut keep = vec![true; n];
+        for &k in taken {
+            keep[k] = false;
+            let r = &block.records[self.records[k] as usize];
+            let id = String::from_utf8_lossy(plan.text(block, r, run.txn.txn_id));
+            let detail = format!("{id:?} appears earlier in this file");
+            let reject = reject(Some("txn_id"), Reason::DuplicateTxnId, detail);
+            run.quarantine(r.line, reject, Raw::Range(r.start, r.end));
+        }
+        let kept: Vec<u32> = (0..n as u32).filter(|&k| keep[k as usize]).collect();
+        self.add_totals(run, plan, block, &kept);
+        self.build(run, plan, block, &kept)
+    }
+
+    /// Adds the amounts of the rows at positions `kept` to `run`'s control totals.
+    fn add_totals(&self, run: &mut FileRun<'_>, plan: &Plan, block: &Block, kept: &[u32]) {
+        // Few currencies, long runs: a short list beats a map lookup per row.
+        let mut sums: Vec<(&[u8], i128)> = Vec::new();
+        for &i in kept {
+            let r = &block.records[self.records[i as usize] as usize];
+            let currency = plan.text(block, r, run.txn.currency);
+            let amount = self.amount[i as usize];
+            match sums.iter_mut().find(|(c, _)| *c == currency) {
+                Some((_, sum)) => *sum += amount,
+                None => sums.push((currency, amount)),
+            }
+        }
+        for (currency, sum) in sums {
+            *run.amounts
+                .entry(String::from_utf8_lossy(currency).into_owned())
+                .or_default() += sum;
+        }
+    }
+
+    /// The rows at positions `kept` as one batch in the order they are written in (day,
+    /// payer, instant; ties in file order), every column built once.
+    fn build(&self, run: &FileRun<'_>, plan: &Plan, block: &Block, kept: &[u32]) -> Result<RecordBatch> {
+        let c = &run.txn;
+        let day = |i: usize| self.ts[i].div_euclid(86_400_000_000) as i32;
+        let record = |i: usize| &block.records[self.records[i] as usize];
+        // Positions in `kept`, sorted.
+        let order = transaction_order(kept.len(), |k| {
+            let i = kept[k] as usize;
+            (day(i), plan.text(block, record(i), c.payer), self.ts[i])
+        });
+        let rows = || order.iter().map(|&k| kept[k as usize] as usize);
+        let schema = Table::Transactions.arrow_schema();
+        // Texts are packed in file order first, reading the block front to back once; only
+        // the packed copies, far smaller than the block, are then read in sorted order.
+        let text_columns: Vec<(usize, usize)> = (0..schema.fields().len())
+            .filter(|&col| schema.field(col).data_type() == &DataType::Utf8 && col != c.ingest_id)
+            .filter_map(|col| Some((col, plan.field_of[col]?)))
+            .collect();
+        let mut packed: Vec<Packed> = text_columns.iter().map(|_| Packed::with_rows(kept.len())).collect();
+        for &i in kept {
+            let r = record(i as usize);
+            for (p, &(_, k)) in packed.iter_mut().zip(&text_columns) {
+                let k = r.first_field as usize + k;
+                p.push(block.field(k).len(), block.tail(k));
+            }
+        }
+        let decimals = |values: Decimal128Array, precision: u8, scale: u32| -> Result<ArrayRef> {
+            Ok(Arc::new(values.with_precision_and_scale(precision, scale as i8)?))
+        };
+        let required = |values: &[i128]| Decimal128Array::from_iter_values(rows().map(|i| values[i]));
+        let optional = |values: &[Option<i128>]| Decimal128Array::from_iter(rows().map(|i| values[i]));
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        for (col, field) in schema.fields().iter().enumerate() {
+            let array: ArrayRef = if col == c.ts {
+                Arc::new(TimestampMicrosecondArray::from_iter_values(rows().map(|i| self.ts[i])).with_timezone("UTC"))
+            } else if col == c.amount {
+                decimals(required(&self.amount), AMOUNT_PRECISION, AMOUNT_SCALE)?
+            } else if col == c.fx_rate {
+                decimals(optional(&self.fx_rate), RATE_PRECISION, RATE_SCALE)?
+            } else if col == c.settlement_amount {
+                decimals(optional(&self.settlement), AMOUNT_PRECISION, AMOUNT_SCALE)?
+            } else if col == c.txn_date {
+                Arc::new(Date32Array::from_iter_values(rows().map(day)))
+            } else if col == c.report_date {
+                Arc::new(Date32Array::from_iter_values(rows().map(|i| self.report_date[i])))
+            } else if col == c.reporting_rate {
+                decimals(required(&self.rate), RATE_PRECISION, RATE_SCALE)?
+            } else if col == c.amount_reporting {
+                decimals(required(&self.reporting), AMOUNT_PRECISION, AMOUNT_SCALE)?
+            } else if col == c.ingest_id {
+                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                    run.ingest_id.as_str(),
+                    order.len(),
+                )))
+            } else if let Some(at) = text_columns.iter().position(|t| t.0 == col) {
+                packed[at].gather(&order)?
+            } else {
+                // Not in the header (Plan::new refuses a table with a column of another type).
+                new_null_array(field.data_type(), order.len())
+            };
+            arrays.push(array);
+        }
+        Ok(RecordBatch::try_new(schema, arrays)?)
+    }
+}
+
+/// One text column of a block's stored rows, packed back to back in file order.
+struct Packed {
+    bytes: TextBuf,
+    /// Where each row's text ends in `bytes`.
+    ends: Vec<u32>,
+}
+
+impl Packed {
+    fn with_rows(rows: usize) -> Packed {
+        Packed {
+            bytes: TextBuf::with_capacity(rows * 10),
+            ends: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Appends a text of `len` bytes; `from` holds it and whatever follows it in the block.
+    fn push(&mut self, len: usize, from: &[u8]) {
+        self.bytes.push(len, from);
+        self.ends.push(self.bytes.len as u32);
+    }
+
+    /// The rows at positions `order` as a string column; an empty text is null.
+    fn gather(&self, order: &[u32]) -> Result<ArrayRef> {
+        let (bytes, ends) = (&self.bytes.bytes, &self.ends);
+        let mut values = TextBuf::with_capacity(self.bytes.len);
+        let mut offsets: Vec<i32> = Vec::with_capacity(order.len() + 1);
+        let mut valid: Vec<bool> = Vec::with_capacity(order.len());
+        offsets.push(0);
+        for &k in order {
+            let k = k as usize;
+            let start = if k == 0 { 0 } else { ends[k - 1] as usize };
+            let len = ends[k] as usize - start;
+            values.push(len, &bytes[start..]);
+            valid.push(len > 0);
+            let end = i32::try_from(values.len).map_err(|_| {
+                custos_warehouse::datafusion::arrow::error::ArrowError::ComputeError(
+                    "a block's texts exceed 2 GiB".into(),
+                )
+            })?;
+            offsets.push(end);
+        }
+        let nulls = NullBuffer::from(valid);
+        let nulls = (nulls.null_count() > 0).then_some(nulls);
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+        Ok(Arc::new(StringArray::try_new(
+            offsets,
+            Buffer::from_vec(values.finish()),
+            nulls,
+        )?))
+    }
+}
+
+/// Texts up to this long are copied as one fixed-size move instead of a call to `memcpy`.
+const SHORT: usize = 16;
+
+/// Texts back to back in `bytes[..len]`; the rest is zeroed room, always at least [`SHORT`]
+/// bytes, so that a short text is copied as one fixed-size move (its extra bytes land in the
+/// room and are overwritten by the next text).
+struct TextBuf {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl TextBuf {
+    fn with_capacity(bytes: usize) -> TextBuf {
+        TextBuf {
+            bytes: vec![0; bytes + SHORT],
+            len: 0,
+        }
+    }
+
+    /// Appends the first `len` bytes of `from`.
+    fn push(&mut self, len: usize, from: &[u8]) {
+        let need = self.len + len.max(SHORT);
+        if self.bytes.len() < need {
+            self.bytes.resize(need.max(self.bytes.len() * 2), 0);
+        }
+        let room = &mut self.bytes[self.len..];
+        match (from.first_chunk::<SHORT>(), room.first_chunk_mut::<SHORT>()) {
+            (Some(text), Some(to)) if len <= SHORT => *to = *text,
+            _ => copy_long(room, from, len),
+        }
+        self.len += len;
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.bytes.truncate(self.len);
+        self.bytes
+    }
+}
+
+/// The copy of a text too long for one fixed-size move. Kept out of line: inlined, the
+/// compiler merges both copies into one `memcpy` call of either size, the very call the
+/// fixed-size move is there to avoid.
+#[cold]
+#[inline(never)]
+fn copy_long(to: &mut [u8], from: &[u8], len: usize) {
+    to[..len].copy_from_slice(&from[..len]);
+}
+
+/// The minor units of a currency code given as bytes.
+fn currency_minor_units(code: &[u8]) -> Option<u32> {
+    custos_model::currency_minor_units(std::str::from_utf8(code).ok()?)
+}
+
+/// `amount` if its decimals fit `currency`'s minor units without rounding (the row path
+/// rounds or refuses the rest).
+fn fits_minor_units((amount, digits): (i128, u32), currency: &[u8]) -> Option<i128> {
+    let minor = currency_minor_units(currency)?;
+    (digits <= minor || amount % 10i128.pow(AMOUNT_SCALE - minor.min(AMOUNT_SCALE)) == 0).then_some(amount)
+}
+
+/// A plain positive decimal (`digits[.digits]`, no sign or exponent) scaled by 10^`scale`,
+/// with how many fraction digits the text had; `None` for anything else, or when it has more
+/// than `scale` decimals or does not fit `precision` digits.
+fn parse_positive(text: &[u8], scale: u32, precision: u8) -> Option<(i128, u32)> {
+    // More digits than this may not fit; the row path says why.
+    if text.is_empty() || text.len() > 30 {
+        return None;
+    }
+    let (mut value, mut fraction, mut point) = (0i128, 0u32, false);
+    for &b in text {
+        match b {
+            b'0'..=b'9' => {
+                value = value * 10 + i128::from(b - b'0');
+                fraction += u32::from(point);
+            }
+            b'.' if !point => point = true,
+            _ => return None,
+        }
+    }
+    if text.len() == 1 && point || fraction > scale {
+        return None;
+    }
+    let value = value * 10i128.pow(scale - fraction);
+    (value > 0 && value.unsigned_abs() < 10u128.pow(u32::from(precision))).then_some((value, fraction))
+}
+
+/// An RFC 3339 instant in its common form, `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` with
+/// at most nine fraction digits, as microseconds since the epoch; `None` for anything else
+/// or out of range.
+fn parse_instant(text: &[u8]) -> Option<i64> {
+    let num = |from: usize, to: usize| -> Option<i64> {
+        let mut v = 0;
+        for &b in text.get(from..to)? {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + i64::from(b - b'0');
+        }
+        Some(v)
+    };
+    if text.len() < 20 || text[4] != b'-' || text[7] != b'-' || text[10] != b'T' || text[13] != b':' || text[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let mut at = 19;
+    let mut micros = 0;
+    if text[at] == b'.' {
+        let digits = text[at + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if !(1..=9).contains(&digits) {
+            return None;
+        }
+        let nanos = num(at + 1, at + 1 + digits)? * 10i64.pow(9 - digits as u32);
+        micros = nanos / 1000;
+        at += 1 + digits;
+    }
+    let offset = match &text[at..] {
+        b"Z" => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (h, m) = (num(at + 1, at + 3)?, num(at + 4, at + 6)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let seconds = h * 3600 + m * 60;
+            if *sign == b'-' { -seconds } else { seconds }
+        }
+        _ => return None,
+    };
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    let instant = seconds * 1_000_000 + micros;
+    (TS_MIN..TS_MAX).contains(&instant).then_some(instant)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (after Howard Hinnant's
+/// `days_from_civil`, public domain).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let shifted_month = (month + 9) % 12;
+    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use custos_model::Reason;
+
+    use super::*;
+    use crate::values::{Value, parse_value};
+
+    /// Whatever the fast parser accepts, the row path accepts with the same instant.
+    #[test]
+    fn instants_agree_with_the_row_path() {
+        let texts = [
+            "2025-03-04T05:50:37+08:00",
+            "2025-03-04T05:50:37Z",
+            "2024-02-29T23:59:59.999999999-05:30",
+            "2023-02-29T00:00:00Z",
+            "2000-02-29T12:00:00.5+00:00",
+            "1900-02-29T12:00:00Z",
+            "1990-01-01T00:00:00Z",
+            "1990-01-01T07:59:59+08:00",
+            "2099-12-31T23:59:59.123456Z",
+            "2100-01-01T00:00:00Z",
+            "2025-13-01T00:00:00Z",
+            "2025-04-31T00:00:00Z",
+            "2025-04-30T24:00:00Z",
+            "2025-04-30T23:60:00Z",
+            "2025-04-30T23:59:60Z",
+            "2025-04-30T23:59:59.Z",
+            "2025-04-30T23:59:59.1234567891Z",
+            "2025-04-30t23:59:59Z",
+            "2025-04-30 23:59:59Z",
+            "2025-04-30T23:59:59z",
+            "2025-04-30T23:59:59+0800",
+            "2025-04-30T23:59:59+24:00",
+            "2025-04-30T23:59:59-00:00",
+            "2025-04-30T23:59:59",
+            "+2025-04-30T23:59:59Z",
+            "2025-4-30T23:59:59Z",
+            "2025-04-30T23:59:59.000001+14:00",
+        ];
+        let mut accepted = 0;
+        for text in texts {
+            let row = parse_value(FieldType::Timestamp, text, false);
+            // Refusing is always safe (the row path decides); accepting must agree.
+            if let Some(fast) = parse_instant(text.as_bytes()) {
+                accepted += 1;
+                assert_eq!(row, Ok(Value::Ts(fast)), "{text}");
+            }
+        }
+        assert_eq!(accepted, 8);
+        assert_eq!(parse_instant(b"2025-04-31T00:00:00Z"), None);
+        assert_eq!(parse_instant(b"2100-01-01T00:00:00Z"), None);
+    }
+
+    /// Whatever the fast parser accepts, the row path accepts with the same value; and it
+    /// accepts the common forms.
+    #[test]
+    fn decimals_agree_with_the_row_path() {
+        let texts = [
+            "3.89",
+            "67.94",
+            "1",
+            "0.0001",
+            ".5",
+            "5.",
+            "0",
+            "0.00",
+            "-1",
+            "+1",
+            "1e3",
+            "1.23456",
+            "1..2",
+            ".",
+            "99999999999999.9999",
+            "100000000000000",
+            "007.50",
+            "1,5",
+            " 1",
+            "12345678901234567890123456789012",
+        ];
+        let mut accepted = 0;
+        for text in texts {
+            let row = parse_value(FieldType::Amount, text, false);
+            match parse_positive(text.as_bytes(), AMOUNT_SCALE, AMOUNT_PRECISION) {
+                Some((value, digits)) => {
+                    accepted += 1;
+                    assert_eq!(row, Ok(Value::Dec(value, digits)), "{text}");
+                }
+                None => assert!(row.is_err() || text.starts_with('+'), "{text} is refused"),
+            }
+        }
+        assert_eq!(accepted, 8);
+        assert_eq!(
+            parse_value(FieldType::Amount, "1.23456", false).map_err(|e| e.0),
+            Err(Reason::TooManyDecimals)
+        );
+    }
+
+    #[test]
+    fn minor_units() {
+        assert_eq!(fits_minor_units((123_400, 2), b"CNY"), Some(123_400));
+        assert_eq!(fits_minor_units((123_450, 3), b"CNY"), None);
+        assert_eq!(fits_minor_units((123_400, 3), b"CNY"), Some(123_400));
+        assert_eq!(fits_minor_units((10_000, 0), b"JPY"), Some(10_000));
+        assert_eq!(fits_minor_units((15_000, 1), b"JPY"), None);
+        assert_eq!(fits_minor_units((15_000, 1), b"XXX1"), None);
+    }
+
+    /// Short texts are copied as 16-byte moves whose extra bytes are overwritten; whatever
+    /// the lengths, the buffer's growth and the order, each row gets exactly its text.
+    #[test]
+    fn packed_texts_gather_in_any_order() {
+        use custos_warehouse::datafusion::arrow::array::{Array, AsArray};
+        let texts: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"a".to_vec(),
+            b"exactly-16-bytes".to_vec(),
+            b"seventeen-bytes!!".to_vec(),
+            "\u{e9} \u{fc}ber".as_bytes().to_vec(),
+            b"x".repeat(100),
+            b"".to_vec(),
+            // Last, with fewer than 16 bytes after its start.
+            b"end".to_vec(),
+        ];
+        let mut block = Vec::new();
+        let mut starts = Vec::new();
+        for text in &texts {
+            starts.push(block.len());
+            block.extend_from_slice(text);
+        }
+        let mut packed = Packed::with_rows(0);
+        for (text, &start) in texts.iter().zip(&starts) {
+            packed.push(text.len(), &block[start..]);
+        }
+        let order = [7u32, 5, 3, 0, 2, 6, 4, 1];
+        let array = packed.gather(&order).unwrap();
+        let strings = array.as_string::<i32>();
+        assert_eq!(strings.len(), order.len());
+        for (i, &k) in order.iter().enumerate() {
+            let text = &texts[k as usize];
+            if text.is_empty() {
+                assert!(strings.is_null(i), "row {i}");
+            } else {
+                assert_eq!(strings.value(i).as_bytes(), &text[..], "row {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn civil_days() {
+        for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (2024, 12, 31), (1990, 1, 1), (2099, 3, 1)] {
+            let date = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(
+                days_from_civil(i64::from(y), i64::from(m), i64::from(d)),
+                i64::from(crate::values::date_to_days(date))
+            );
+        }
+    }
+}
