@@ -217,7 +217,7 @@ pub(crate) struct LookedUp {
     pub(crate) accounts_known: [bool; 2],
 }
 
-/// Positions of the transaction columns the row checks use.
+/// Positions of the transaction columns the row checks and the fast path (`columnar.rs`) use.
 pub(crate) struct TxnColumns {
     pub(crate) txn_id: usize,
     pub(crate) ts: usize,
