@@ -43,6 +43,92 @@ enum Check {
     Typed,
 }
 
+impl Check {
+    /// The code of a non-empty field if it passes: for an enumeration the value's position
+    /// in its list, for a country or currency code its letters in base 26; 0 for other
+    /// checks. `None` if the field does not pass.
+    fn code(self, f: &[u8]) -> Option<u16> {
+        let letters = || f.iter().fold(0u16, |code, b| code * 26 + u16::from(b - b'A'));
+        let ok = match self {
+            Check::Enum(values) => return values.iter().position(|v| v.as_bytes() == f).map(|i| i as u16),
+            Check::Country => std::str::from_utf8(f).is_ok_and(custos_model::is_country),
+            Check::Currency => currency_minor_units(f).is_some(),
+            Check::Text => f.is_ascii() || std::str::from_utf8(f).is_ok(),
+            Check::Mcc => f.len() == 4 && f.iter().all(u8::is_ascii_digit),
+            Check::Ip => std::str::from_utf8(f).is_ok_and(|s| s.parse::<std::net::IpAddr>().is_ok()),
+            Check::Typed => return Some(0),
+        };
+        // Country and currency codes are two or three upper-case letters once they pass.
+        match self {
+            Check::Country | Check::Currency if ok => Some(letters()),
+            _ => ok.then_some(0),
+        }
+    }
+
+    /// The text of `code` (see [`Check::code`]), zero-padded to at least [`SHORT`] bytes,
+    /// and its length.
+    fn spelling(self, code: u16) -> ([u8; SHORT], usize) {
+        let mut text = [0; SHORT];
+        let letters = match self {
+            Check::Enum(values) => {
+                let value = values.get(usize::from(code)).map_or(&b""[..], |v| v.as_bytes());
+                let len = value.len().min(SHORT);
+                text[..len].copy_from_slice(&value[..len]);
+                return (text, value.len());
+            }
+            Check::Country => 2,
+            _ => 3,
+        };
+        let mut rest = code;
+        for at in (0..letters).rev() {
+            text[at] = b'A' + (rest % 26) as u8;
+            rest /= 26;
+        }
+        (text, letters)
+    }
+}
+
+/// A code column (see [`Check::code`]) spelt from its rows' codes; [`NO_CODE`] is null.
+fn spell(codes: impl ExactSizeIterator<Item = u16>, check: Check) -> Result<ArrayRef> {
+    // Enumeration values longer than a short text are copied from the list itself.
+    let long = |code: u16| match check {
+        Check::Enum(values) => values.get(usize::from(code)).map_or(&b""[..], |v| v.as_bytes()),
+        _ => &b""[..],
+    };
+    let n = codes.len();
+    let mut values = TextBuf::with_capacity(n * 4);
+    let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
+    let mut valid: Vec<bool> = Vec::with_capacity(n);
+    offsets.push(0);
+    // Few codes, long runs of the same one: spell each once per run.
+    let mut last = (NO_CODE, [0; SHORT], 0);
+    for code in codes {
+        if code != NO_CODE {
+            if code != last.0 {
+                let (text, len) = check.spelling(code);
+                last = (code, text, len);
+            }
+            if last.2 <= SHORT {
+                values.push(last.2, &last.1);
+            } else {
+                values.push(last.2, long(code));
+            }
+        }
+        valid.push(code != NO_CODE);
+        let end =
+            i32::try_from(values.len).map_err(|_| ArrowError::ComputeError("a block's texts exceed 2 GiB".into()))?;
+        offsets.push(end);
+    }
+    let nulls = NullBuffer::from(valid);
+    let nulls = (nulls.null_count() > 0).then_some(nulls);
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    Ok(Arc::new(StringArray::try_new(
+        offsets,
+        Buffer::from_vec(values.finish()),
+        nulls,
+    )?))
+}
+
 /// How the fast checks read one file's records: where each column's field is, and what each
 /// bound field must be.
 pub(crate) struct Plan {
@@ -50,9 +136,17 @@ pub(crate) struct Plan {
     fields: usize,
     /// The field bound to each table column.
     field_of: Vec<Option<usize>>,
-    /// (field, required, check) for every bound input column.
-    checks: Vec<(usize, bool, Check)>,
+    /// (field, required, check, code slot) for every bound input column.
+    checks: Vec<(usize, bool, Check, Option<usize>)>,
+    /// (column, code slot, check) of the code columns: a row keeps a small number for each
+    /// (see [`Check::code`]) instead of its text, and the column is spelt from them.
+    coded: Vec<(usize, usize, Check)>,
 }
+
+/// Code columns a row can keep numbers for.
+const CODES: usize = 10;
+/// The code of an empty (null) field.
+const NO_CODE: u16 = u16::MAX;
 
 impl Plan {
     /// The plan for a transaction file whose header `binding` maps fields onto columns;
@@ -67,7 +161,7 @@ impl Plan {
                 field_of[col] = Some(k);
             }
         }
-        let mut checks = Vec::new();
+        let (mut checks, mut coded) = (Vec::new(), Vec::new());
         for (i, column) in columns.iter().enumerate() {
             // Columns whose values `check` keeps and `Checked::build` writes; a column added
             // to the table later takes the row path until it is taught here.
@@ -104,7 +198,14 @@ impl Plan {
                 | FieldType::TextList => return None,
             };
             match field_of[i] {
-                Some(k) => checks.push((k, column.required, check)),
+                Some(k) => {
+                    let slot =
+                        matches!(check, Check::Enum(_) | Check::Country | Check::Currency).then_some(coded.len());
+                    if let Some(slot) = slot.filter(|&slot| slot < CODES) {
+                        coded.push((i, slot, check));
+                    }
+                    checks.push((k, column.required, check, slot.filter(|&slot| slot < CODES)));
+                }
                 // A required column missing from the header fails every row in the row path.
                 None if column.required => return None,
                 None => {}
@@ -114,6 +215,7 @@ impl Plan {
             fields: binding.len(),
             field_of,
             checks,
+            coded,
         })
     }
 
@@ -131,7 +233,8 @@ impl Plan {
         if r.fields as usize != self.fields {
             return None;
         }
-        for &(k, required, check) in &self.checks {
+        let mut codes = [NO_CODE; CODES];
+        for &(k, required, check, slot) in &self.checks {
             let f = block.field(r.first_field as usize + k);
             if f.is_empty() {
                 if required {
@@ -139,17 +242,9 @@ impl Plan {
                 }
                 continue;
             }
-            let ok = match check {
-                Check::Text => f.is_ascii() || std::str::from_utf8(f).is_ok(),
-                Check::Enum(values) => values.iter().any(|v| v.as_bytes() == f),
-                Check::Country => std::str::from_utf8(f).is_ok_and(custos_model::is_country),
-                Check::Currency => currency_minor_units(f).is_some(),
-                Check::Mcc => f.len() == 4 && f.iter().all(u8::is_ascii_digit),
-                Check::Ip => std::str::from_utf8(f).is_ok_and(|s| s.parse::<std::net::IpAddr>().is_ok()),
-                Check::Typed => true,
-            };
-            if !ok {
-                return None;
+            let code = check.code(f)?;
+            if let Some(slot) = slot {
+                codes[slot] = code;
             }
         }
         let c = &run.txn;
@@ -188,6 +283,7 @@ impl Plan {
         }
         Some(Row {
             id: looked_up.id,
+            codes,
             ts,
             amount,
             fx_rate,
@@ -202,6 +298,7 @@ impl Plan {
 /// The typed values of a row the fast checks passed.
 pub(crate) struct Row {
     id: u128,
+    codes: [u16; CODES],
     ts: i64,
     amount: i128,
     fx_rate: Option<i128>,
@@ -218,6 +315,7 @@ pub(crate) struct Checked {
     pub(crate) records: Vec<u32>,
     /// Each row's id fingerprint.
     pub(crate) ids: Vec<u128>,
+    codes: Vec<[u16; CODES]>,
     ts: Vec<i64>,
     amount: Vec<i128>,
     fx_rate: Vec<Option<i128>>,
@@ -231,6 +329,7 @@ impl Checked {
     pub(crate) fn push(&mut self, record: u32, row: Row) {
         self.records.push(record);
         self.ids.push(row.id);
+        self.codes.push(row.codes);
         self.ts.push(row.ts);
         self.amount.push(row.amount);
         self.fx_rate.push(row.fx_rate);
@@ -304,6 +403,7 @@ impl Checked {
         // the packed copies, far smaller than the block, are then read in sorted order.
         let text_columns: Vec<(usize, usize)> = (0..schema.fields().len())
             .filter(|&col| schema.field(col).data_type() == &DataType::Utf8 && col != c.ingest_id)
+            .filter(|&col| plan.coded.iter().all(|coded| coded.0 != col))
             .filter_map(|col| Some((col, plan.field_of[col]?)))
             .collect();
         let mut packed: Vec<Packed> = text_columns.iter().map(|_| Packed::with_rows(kept.len())).collect();
@@ -314,6 +414,12 @@ impl Checked {
                 p.push(block.field(k).len(), block.tail(k));
             }
         }
+        // Every code of a row in one read, in sorted order; each code column is spelt from it.
+        let sorted_codes: Vec<[u16; CODES]> = if plan.coded.is_empty() {
+            Vec::new()
+        } else {
+            rows().map(|i| self.codes[i]).collect()
+        };
         let decimals = |values: Decimal128Array, precision: u8, scale: u32| -> Result<ArrayRef> {
             Ok(Arc::new(values.with_precision_and_scale(precision, scale as i8)?))
         };
@@ -344,6 +450,8 @@ impl Checked {
                 )))
             } else if let Some(at) = text_columns.iter().position(|t| t.0 == col) {
                 packed[at].gather(&order)?
+            } else if let Some(&(_, slot, check)) = plan.coded.iter().find(|coded| coded.0 == col) {
+                spell(sorted_codes.iter().map(|codes| codes[slot]), check)?
             } else if field.data_type() == &DataType::Utf8 {
                 // An optional text column the header lacks.
                 new_null_array(field.data_type(), order.len())
@@ -730,6 +838,29 @@ mod tests {
         };
         assert!(Plan::new(&inputs(true)).is_some());
         assert!(Plan::new(&inputs(false)).is_some());
+    }
+
+    /// A code column spells back exactly the texts whose codes it keeps.
+    #[test]
+    fn codes_spell_their_texts() {
+        use custos_warehouse::datafusion::arrow::array::{Array, AsArray};
+        let enums = Check::Enum(&["PAYMENT", "A_VALUE_LONGER_THAN_16", "QR"]);
+        for (check, texts) in [
+            (enums, &["QR", "A_VALUE_LONGER_THAN_16", "PAYMENT", "QR"][..]),
+            (Check::Country, &["CN", "HK", "US", "AD", "ZW"][..]),
+            (Check::Currency, &["CNY", "HKD", "USD", "AED", "ZWG"][..]),
+        ] {
+            let codes: Vec<u16> = texts.iter().map(|t| check.code(t.as_bytes()).unwrap()).collect();
+            let with_null = codes.iter().copied().chain([NO_CODE]).collect::<Vec<_>>();
+            let array = spell(with_null.into_iter(), check).unwrap();
+            let strings = array.as_string::<i32>();
+            let spelt: Vec<&str> = (0..texts.len()).map(|i| strings.value(i)).collect();
+            assert_eq!(spelt, texts);
+            assert!(strings.is_null(texts.len()));
+        }
+        assert_eq!(Check::Country.code(b"XX"), None);
+        assert_eq!(Check::Currency.code(b"cny"), None);
+        assert_eq!(enums.code(b"NFC"), None);
     }
 
     #[test]
