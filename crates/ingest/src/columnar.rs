@@ -5,8 +5,9 @@
 //! appends each to a builder in file order, and the writer then gathers every column again
 //! in sorted order. At millions of rows that bookkeeping costs more than the checks. Here a
 //! row's fields are checked straight from the block's bytes, only the typed values a column
-//! needs are kept (instants, amounts, rates), and once the block's ids are claimed each
-//! column is built once, already sorted by day, payer and instant.
+//! needs are kept (instants, amounts, rates, and a number for each code such as a country),
+//! and once the block's ids are claimed each column is built once, already sorted by day,
+//! payer and instant.
 //!
 //! The fast checks accept a subset of what the row path accepts and compute the same values.
 //! A row that fails any of them, or needs what they leave out (rounding an amount, an
