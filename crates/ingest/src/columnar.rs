@@ -72,7 +72,7 @@ impl Check {
         let mut text = [0; SHORT];
         let letters = match self {
             Check::Enum(values) => {
-                let value = values.get(usize::from(code)).map_or(&b""[..], |v| v.as_bytes());
+                let value = enum_value(values, code);
                 let len = value.len().min(SHORT);
                 text[..len].copy_from_slice(&value[..len]);
                 return (text, value.len());
@@ -91,43 +91,30 @@ impl Check {
 
 /// A code column (see [`Check::code`]) spelt from its rows' codes; [`NO_CODE`] is null.
 fn spell(codes: impl ExactSizeIterator<Item = u16>, check: Check) -> Result<ArrayRef> {
-    // Enumeration values longer than a short text are copied from the list itself.
-    let long = |code: u16| match check {
-        Check::Enum(values) => values.get(usize::from(code)).map_or(&b""[..], |v| v.as_bytes()),
-        _ => &b""[..],
-    };
-    let n = codes.len();
-    let mut values = TextBuf::with_capacity(n * 4);
-    let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
-    let mut valid: Vec<bool> = Vec::with_capacity(n);
-    offsets.push(0);
+    let mut column = TextColumn::with_capacity(codes.len(), codes.len() * 4);
     // Few codes, long runs of the same one: spell each once per run.
     let mut last = (NO_CODE, [0; SHORT], 0);
     for code in codes {
-        if code != NO_CODE {
-            if code != last.0 {
-                let (text, len) = check.spelling(code);
-                last = (code, text, len);
-            }
-            if last.2 <= SHORT {
-                values.push(last.2, &last.1);
-            } else {
-                values.push(last.2, long(code));
-            }
+        if code == NO_CODE {
+            column.push(0, &[])?;
+            continue;
         }
-        valid.push(code != NO_CODE);
-        let end =
-            i32::try_from(values.len).map_err(|_| ArrowError::ComputeError("a block's texts exceed 2 GiB".into()))?;
-        offsets.push(end);
+        if code != last.0 {
+            let (text, len) = check.spelling(code);
+            last = (code, text, len);
+        }
+        match check {
+            // An enumeration value longer than a short text is copied from the list itself.
+            Check::Enum(values) if last.2 > SHORT => column.push(last.2, enum_value(values, code))?,
+            _ => column.push(last.2, &last.1)?,
+        }
     }
-    let nulls = NullBuffer::from(valid);
-    let nulls = (nulls.null_count() > 0).then_some(nulls);
-    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
-    Ok(Arc::new(StringArray::try_new(
-        offsets,
-        Buffer::from_vec(values.finish()),
-        nulls,
-    )?))
+    column.finish()
+}
+
+/// The text of an enumeration's value `code` (empty for a code out of its list).
+fn enum_value(values: &'static [&'static str], code: u16) -> &'static [u8] {
+    values.get(usize::from(code)).map_or(&b""[..], |v| v.as_bytes())
 }
 
 /// How the fast checks read one file's records: where each column's field is, and what each
@@ -200,12 +187,13 @@ impl Plan {
             };
             match field_of[i] {
                 Some(k) => {
-                    let slot =
-                        matches!(check, Check::Enum(_) | Check::Country | Check::Currency).then_some(coded.len());
-                    if let Some(slot) = slot.filter(|&slot| slot < CODES) {
+                    // Past CODES code columns, the rest are packed as texts.
+                    let is_code = matches!(check, Check::Enum(_) | Check::Country | Check::Currency);
+                    let slot = (is_code && coded.len() < CODES).then_some(coded.len());
+                    if let Some(slot) = slot {
                         coded.push((i, slot, check));
                     }
-                    checks.push((k, column.required, check, slot.filter(|&slot| slot < CODES)));
+                    checks.push((k, column.required, check, slot));
                 }
                 // A required column missing from the header fails every row in the row path.
                 None if column.required => return None,
@@ -490,28 +478,50 @@ impl Packed {
     /// The rows at positions `order` as a string column; an empty text is null.
     fn gather(&self, order: &[u32]) -> Result<ArrayRef> {
         let (bytes, ends) = (&self.bytes.bytes, &self.ends);
-        let mut values = TextBuf::with_capacity(self.bytes.len);
-        let mut offsets: Vec<i32> = Vec::with_capacity(order.len() + 1);
-        let mut valid: Vec<bool> = Vec::with_capacity(order.len());
-        offsets.push(0);
+        let mut column = TextColumn::with_capacity(order.len(), self.bytes.len);
         for &k in order {
             let k = k as usize;
             let start = if k == 0 { 0 } else { ends[k - 1] as usize };
-            let len = ends[k] as usize - start;
-            values.push(len, &bytes[start..]);
-            valid.push(len > 0);
-            let end = i32::try_from(values.len)
-                .map_err(|_| ArrowError::ComputeError("a block's texts exceed 2 GiB".into()))?;
-            offsets.push(end);
+            column.push(ends[k] as usize - start, &bytes[start..])?;
         }
-        let nulls = NullBuffer::from(valid);
-        let nulls = (nulls.null_count() > 0).then_some(nulls);
-        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
-        Ok(Arc::new(StringArray::try_new(
+        column.finish()
+    }
+}
+
+/// A string column being built from texts copied as in [`TextBuf`]; an empty text is null.
+struct TextColumn {
+    values: TextBuf,
+    offsets: Vec<i32>,
+    valid: Vec<bool>,
+}
+
+impl TextColumn {
+    fn with_capacity(rows: usize, bytes: usize) -> TextColumn {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        TextColumn {
+            values: TextBuf::with_capacity(bytes),
             offsets,
-            Buffer::from_vec(values.finish()),
-            nulls,
-        )?))
+            valid: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Appends the first `len` bytes of `from` as the next row (null when `len` is 0).
+    fn push(&mut self, len: usize, from: &[u8]) -> Result<()> {
+        self.values.push(len, from);
+        self.valid.push(len > 0);
+        let end = i32::try_from(self.values.len)
+            .map_err(|_| ArrowError::ComputeError("a block's texts exceed 2 GiB".into()))?;
+        self.offsets.push(end);
+        Ok(())
+    }
+
+    fn finish(self) -> Result<ArrayRef> {
+        let nulls = NullBuffer::from(self.valid);
+        let nulls = (nulls.null_count() > 0).then_some(nulls);
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(self.offsets));
+        let values = Buffer::from_vec(self.values.finish());
+        Ok(Arc::new(StringArray::try_new(offsets, values, nulls)?))
     }
 }
 

@@ -120,23 +120,26 @@ impl Block {
         }
     }
 
-    /// Field `k` of the block (counting every record's fields).
+    /// Where field `k` of the block (counting every record's fields) starts in `data`.
+    fn start(&self, k: usize) -> usize {
+        if k == 0 { 0 } else { self.ends[k - 1] as usize }
+    }
+
+    /// Field `k` of the block.
     pub(crate) fn field(&self, k: usize) -> &[u8] {
-        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
-        &self.data[start..self.ends[k] as usize]
+        &self.data[self.start(k)..self.ends[k] as usize]
     }
 
     /// The block's bytes from the start of field `k` on (room included).
     pub(crate) fn tail(&self, k: usize) -> &[u8] {
-        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
-        &self.data[start..]
+        &self.data[self.start(k)..]
     }
 
     /// A record's fields back to back, and where each ends in them.
     fn record(&self, r: &Record) -> (&[u8], impl ExactSizeIterator<Item = usize>) {
         let first = r.first_field as usize;
         let ends = &self.ends[first..first + r.fields as usize];
-        let from = if first == 0 { 0 } else { self.ends[first - 1] as usize };
+        let from = self.start(first);
         let to = ends.last().map_or(from, |e| *e as usize);
         (&self.data[from..to], ends.iter().map(move |e| *e as usize - from))
     }
