@@ -388,21 +388,29 @@ impl Checked {
         });
         let rows = || order.iter().map(|&k| kept[k as usize] as usize);
         let schema = Table::Transactions.arrow_schema();
-        // Texts are packed in file order first, reading the block front to back once; only
-        // the packed copies, far smaller than the block, are then read in sorted order.
+        // Texts are packed reading the block front to back once, each into the range of
+        // sorted positions its row falls in; each range is then put in order on its own.
         let text_columns: Vec<(usize, usize)> = (0..schema.fields().len())
             .filter(|&col| schema.field(col).data_type() == &DataType::Utf8 && col != c.ingest_id)
             .filter(|&col| plan.coded.iter().all(|coded| coded.0 != col))
             .filter_map(|col| Some((col, plan.field_of[col]?)))
             .collect();
-        let mut packed: Vec<Packed> = text_columns.iter().map(|_| Packed::with_rows(kept.len())).collect();
-        for &i in kept {
-            let r = record(i as usize);
-            for (p, &(_, k)) in packed.iter_mut().zip(&text_columns) {
-                let k = r.first_field as usize + k;
-                p.push(block.field(k).len(), block.tail(k));
-            }
+        let mut rank = vec![0u32; kept.len()];
+        for (at, &k) in order.iter().enumerate() {
+            rank[k as usize] = at as u32;
         }
+        let mut texts = SortedTexts::new(kept.len(), text_columns.len(), RANGE_SHIFT);
+        for (&i, &rank) in kept.iter().zip(&rank) {
+            let r = record(i as usize);
+            texts.push(
+                rank,
+                text_columns.iter().map(|&(_, k)| {
+                    let k = r.first_field as usize + k;
+                    (block.field(k).len(), block.tail(k))
+                }),
+            );
+        }
+        let mut texts = texts.finish()?.into_iter();
         // Every code of a row in one read, in sorted order; each code column is spelt from it.
         let sorted_codes: Vec<[u16; CODES]> = if plan.coded.is_empty() {
             Vec::new()
@@ -437,8 +445,11 @@ impl Checked {
                     run.ingest_id.as_str(),
                     order.len(),
                 )))
-            } else if let Some(at) = text_columns.iter().position(|t| t.0 == col) {
-                packed[at].gather(&order)?
+            } else if text_columns.iter().any(|t| t.0 == col) {
+                // Built in the order of `text_columns`, which is the schema's.
+                texts
+                    .next()
+                    .ok_or_else(|| ArrowError::ComputeError("a text column was not built".into()))?
             } else if let Some(&(_, slot, check)) = plan.coded.iter().find(|coded| coded.0 == col) {
                 spell(sorted_codes.iter().map(|codes| codes[slot]), check)?
             } else if field.data_type() == &DataType::Utf8 {
@@ -454,7 +465,74 @@ impl Checked {
     }
 }
 
-/// One text column of a block's stored rows, packed back to back in file order.
+/// Rows per range of sorted positions in [`SortedTexts`], as a power of two: 16Ki rows'
+/// texts stay in cache while the range is put in order.
+const RANGE_SHIFT: u32 = 14;
+
+/// Text columns put in sorted order in two cache-friendly steps. A row's sorted position
+/// (its rank) is scattered anywhere in the block, so reading texts in sorted order from a
+/// copy in file order misses the cache on almost every row, and at half a million rows
+/// that is most of the cost of building a text column. Instead each row's texts are packed,
+/// in file order, with the rows whose ranks fall in the same range; a range is small enough
+/// to be put in order from cache.
+struct SortedTexts {
+    columns: usize,
+    shift: u32,
+    /// For each range of ranks, the rank of each of its rows, in file order.
+    ranks: Vec<Vec<u32>>,
+    /// For each range, the texts of each column, in the same order.
+    packed: Vec<Vec<Packed>>,
+}
+
+impl SortedTexts {
+    /// Room for `rows` rows of `columns` texts each, in ranges of 2^`shift` ranks.
+    fn new(rows: usize, columns: usize, shift: u32) -> SortedTexts {
+        let per_range = rows.min(1 << shift);
+        let ranges = rows.div_ceil(1 << shift);
+        SortedTexts {
+            columns,
+            shift,
+            ranks: (0..ranges).map(|_| Vec::with_capacity(per_range)).collect(),
+            packed: (0..ranges)
+                .map(|_| (0..columns).map(|_| Packed::with_rows(per_range)).collect())
+                .collect(),
+        }
+    }
+
+    /// Adds the row whose sorted position is `rank` (ranks are `0..rows`, each given once),
+    /// with each column's text as its length and the bytes that hold it (see [`TextBuf`]).
+    fn push<'a>(&mut self, rank: u32, texts: impl Iterator<Item = (usize, &'a [u8])>) {
+        let range = (rank >> self.shift) as usize;
+        self.ranks[range].push(rank);
+        for (packed, (len, from)) in self.packed[range].iter_mut().zip(texts) {
+            packed.push(len, from);
+        }
+    }
+
+    /// Each column as a string column in sorted order; an empty text is null.
+    fn finish(&self) -> Result<Vec<ArrayRef>> {
+        let rows: usize = self.ranks.iter().map(Vec::len).sum();
+        let mut built: Vec<TextColumn> = (0..self.columns)
+            .map(|c| TextColumn::with_capacity(rows, self.packed.iter().map(|p| p[c].bytes.len).sum()))
+            .collect();
+        let mut order = Vec::new();
+        for (range, (ranks, packed)) in self.ranks.iter().zip(&self.packed).enumerate() {
+            // The range holds exactly the ranks from `first` on, one row each.
+            let first = range << self.shift;
+            order.clear();
+            order.resize(ranks.len(), 0u32);
+            for (k, &rank) in ranks.iter().enumerate() {
+                order[rank as usize - first] = k as u32;
+            }
+            for (column, packed) in built.iter_mut().zip(packed) {
+                packed.gather_into(&order, column)?;
+            }
+        }
+        built.into_iter().map(TextColumn::finish).collect()
+    }
+}
+
+/// One text column of some rows, packed back to back in the order they were added.
 struct Packed {
     bytes: TextBuf,
     /// Where each row's text ends in `bytes`.
@@ -475,16 +553,15 @@ impl Packed {
         self.ends.push(self.bytes.len as u32);
     }
 
-    /// The rows at positions `order` as a string column; an empty text is null.
-    fn gather(&self, order: &[u32]) -> Result<ArrayRef> {
+    /// Appends the texts at positions `order` to `column`.
+    fn gather_into(&self, order: &[u32], column: &mut TextColumn) -> Result<()> {
         let (bytes, ends) = (&self.bytes.bytes, &self.ends);
-        let mut column = TextColumn::with_capacity(order.len(), self.bytes.len);
         for &k in order {
             let k = k as usize;
             let start = if k == 0 { 0 } else { ends[k - 1] as usize };
             column.push(ends[k] as usize - start, &bytes[start..])?;
         }
-        column.finish()
+        Ok(())
     }
 }
 
@@ -797,9 +874,10 @@ mod tests {
     }
 
     /// Short texts are copied as 16-byte moves whose extra bytes are overwritten; whatever
-    /// the lengths, the buffer's growth and the order, each row gets exactly its text.
+    /// the lengths, the buffer's growth, the order and the size of the ranges of ranks, each
+    /// row of each column gets exactly its text at its sorted position.
     #[test]
-    fn packed_texts_gather_in_any_order() {
+    fn texts_land_in_sorted_order() {
         use custos_warehouse::datafusion::arrow::array::{Array, AsArray};
         let texts: Vec<Vec<u8>> = vec![
             b"".to_vec(),
@@ -818,22 +896,45 @@ mod tests {
             starts.push(block.len());
             block.extend_from_slice(text);
         }
-        let mut packed = Packed::with_rows(0);
-        for (text, &start) in texts.iter().zip(&starts) {
-            packed.push(text.len(), &block[start..]);
-        }
-        let order = [7u32, 5, 3, 0, 2, 6, 4, 1];
-        let array = packed.gather(&order).unwrap();
-        let strings = array.as_string::<i32>();
-        assert_eq!(strings.len(), order.len());
-        for (i, &k) in order.iter().enumerate() {
-            let text = &texts[k as usize];
-            if text.is_empty() {
-                assert!(strings.is_null(i), "row {i}");
-            } else {
-                assert_eq!(strings.value(i).as_bytes(), &text[..], "row {i}");
+        // Row k (in file order) goes to sorted position rank[k]; the second column holds the
+        // texts in reverse.
+        let rank = [3u32, 7, 4, 2, 6, 1, 5, 0];
+        let n = texts.len();
+        for shift in [0, 1, 2, 14] {
+            let mut sorted = SortedTexts::new(n, 2, shift);
+            for (k, &rank) in rank.iter().enumerate() {
+                let (a, b) = (k, n - 1 - k);
+                sorted.push(
+                    rank,
+                    [
+                        (texts[a].len(), &block[starts[a]..]),
+                        (texts[b].len(), &block[starts[b]..]),
+                    ]
+                    .into_iter(),
+                );
+            }
+            let columns = sorted.finish().unwrap();
+            assert_eq!(columns.len(), 2);
+            for (c, column) in columns.iter().enumerate() {
+                let strings = column.as_string::<i32>();
+                assert_eq!(strings.len(), n);
+                for (k, &rank) in rank.iter().enumerate() {
+                    let (i, text) = (rank as usize, &texts[if c == 0 { k } else { n - 1 - k }]);
+                    if text.is_empty() {
+                        assert!(strings.is_null(i), "shift {shift}, column {c}, row {i}");
+                    } else {
+                        assert_eq!(
+                            strings.value(i).as_bytes(),
+                            &text[..],
+                            "shift {shift}, column {c}, row {i}"
+                        );
+                    }
+                }
             }
         }
+        // No rows: still one (empty) column each.
+        let columns = SortedTexts::new(0, 3, RANGE_SHIFT).finish().unwrap();
+        assert_eq!(columns.iter().map(|c| c.len()).collect::<Vec<_>>(), [0, 0, 0]);
     }
 
     /// A log with every column, or only the required ones, is checked on the fast path
