@@ -410,7 +410,7 @@ impl Checked {
                 }),
             );
         }
-        let mut texts = texts.finish()?.into_iter();
+        let texts = texts.finish()?;
         // Every code of a row in one read, in sorted order; each code column is spelt from it.
         let sorted_codes: Vec<[u16; CODES]> = if plan.coded.is_empty() {
             Vec::new()
@@ -445,11 +445,8 @@ impl Checked {
                     run.ingest_id.as_str(),
                     order.len(),
                 )))
-            } else if text_columns.iter().any(|t| t.0 == col) {
-                // Built in the order of `text_columns`, which is the schema's.
-                texts
-                    .next()
-                    .ok_or_else(|| ArrowError::ComputeError("a text column was not built".into()))?
+            } else if let Some(at) = text_columns.iter().position(|t| t.0 == col) {
+                Arc::clone(&texts[at])
             } else if let Some(&(_, slot, check)) = plan.coded.iter().find(|coded| coded.0 == col) {
                 spell(sorted_codes.iter().map(|codes| codes[slot]), check)?
             } else if field.data_type() == &DataType::Utf8 {
