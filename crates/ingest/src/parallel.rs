@@ -176,6 +176,8 @@ struct Records<'p> {
     consumed: u64,
     /// End of each field of the record being read, from the record's start.
     ends: Vec<usize>,
+    /// Where each field of a plain record ends in `input`.
+    cuts: Vec<usize>,
     /// Whether plain records are cut without `csv_core`.
     cut_plain: bool,
     /// Whether they may be now: not before `csv_core` has read the first record, which may
@@ -208,6 +210,7 @@ impl<'p> Records<'p> {
             eof: false,
             consumed: 0,
             ends: vec![0; 64],
+            cuts: Vec::new(),
             cut_plain,
             plain: false,
         })
@@ -284,17 +287,19 @@ impl<'p> Records<'p> {
         if block.data.len() < room {
             block.data.resize(room.max(block.data.len() * 2), 0);
         }
+        // Where each field ends in `input`: first all of them, then a simple loop copying.
+        self.cuts.clear();
+        push_commas(text, from, &mut self.cuts);
+        self.cuts.push(from + len);
         let (mut written, mut start) = (base, from);
-        let mut field_to = |end: usize| {
+        for &end in &self.cuts {
             copy_field(&mut block.data[written..], &self.input, start..end);
             written += end - start;
             block.ends.push(written as u32);
             start = end + 1;
-        };
-        let commas = each_comma(text, |c| field_to(from + c));
-        field_to(from + len);
+        }
         block.used = written;
-        let fields = commas + 1;
+        let fields = self.cuts.len();
         let newlines = window[..skip].iter().filter(|b| **b == b'\n').count() as u64 + 1;
         let (line, start) = (self.parser.line(), self.consumed);
         self.parser.set_line(line + newlines);
@@ -312,33 +317,31 @@ impl<'p> Records<'p> {
     }
 }
 
-/// Calls `each` with the position of every comma in `text`, in order; returns how many.
+/// Pushes `offset` plus the position of every comma in `text`, in order, onto `out`.
 /// Eight bytes are looked at a time: a word's bytes that equal a comma are found with
 /// integer arithmetic, and only those are visited. (`memchr`'s iterator costs a call per
 /// comma, about as much as `csv_core` spends on a field.)
-fn each_comma(text: &[u8], mut each: impl FnMut(usize)) -> usize {
+fn push_commas(text: &[u8], offset: usize, out: &mut Vec<usize>) {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let (words, rest) = text.as_chunks::<8>();
-    let mut count = 0;
     for (w, word) in words.iter().enumerate() {
         // Zero where a byte is a comma; then the high bit of exactly those bytes.
         let x = u64::from_le_bytes(*word) ^ (ONES * u64::from(b','));
         let mut found = !(((x & LOW7) + LOW7) | x) & HIGH;
         while found != 0 {
-            each(w * 8 + (found.trailing_zeros() / 8) as usize);
-            count += 1;
+            out.push(offset + w * 8 + (found.trailing_zeros() / 8) as usize);
             found &= found - 1;
         }
     }
-    for (i, b) in rest.iter().enumerate() {
-        if *b == b',' {
-            each(words.len() * 8 + i);
-            count += 1;
-        }
-    }
-    count
+    let tail = offset + words.len() * 8;
+    out.extend(
+        rest.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b',')
+            .map(|(i, _)| tail + i),
+    );
 }
 
 /// Copies `src[from]` to the start of `dst`. Most fields are short: those are copied as one
@@ -714,7 +717,7 @@ fn settle_block(
     let stored_ids = lookups.map(|l| &l.txn_ids).filter(|ids| !ids.is_empty());
     let accounts = lookups.and_then(|l| l.accounts.as_ref());
     let (mut ids, mut parties) = (Vec::new(), Vec::new());
-    let mut fast = Checked::default();
+    let mut fast = Checked::with_capacity(if plan.is_some() { block.records.len() } else { 0 });
     // Records the row path stored, in file order (their rows wait in the run's builders).
     let mut slow_stored: Vec<u32> = Vec::new();
     for (g, group) in block.records.chunks(LOOKUP_GROUP).enumerate() {
@@ -871,13 +874,10 @@ mod tests {
         let text = b",a,,\xe2\x80\x9a,\xac,bcdefgh,ijklmno,,,,,,,,,,pq\x00,\xff,";
         let expected: Vec<usize> = (0..text.len()).filter(|&i| text[i] == b',').collect();
         for from in 0..text.len() {
-            let mut found = Vec::new();
-            let count = each_comma(&text[from..], |c| found.push(from + c));
-            assert_eq!(count, found.len());
-            assert_eq!(
-                found,
-                expected.iter().copied().filter(|&i| i >= from).collect::<Vec<_>>()
-            );
+            let mut found = vec![7];
+            push_commas(&text[from..], from, &mut found);
+            let rest = expected.iter().copied().filter(|&i| i >= from);
+            assert_eq!(found, [7].into_iter().chain(rest).collect::<Vec<_>>());
         }
     }
 
