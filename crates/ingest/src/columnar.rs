@@ -298,7 +298,6 @@ pub(crate) struct Row {
 }
 
 /// The rows of one block the fast checks passed, column by column, in file order.
-#[derive(Default)]
 pub(crate) struct Checked {
     /// Each row's record in the block.
     pub(crate) records: Vec<u32>,
@@ -315,6 +314,23 @@ pub(crate) struct Checked {
 }
 
 impl Checked {
+    /// Room for `rows` rows: the block's size is known, and growing ten columns by doubling
+    /// would copy each of them about once more.
+    pub(crate) fn with_capacity(rows: usize) -> Checked {
+        Checked {
+            records: Vec::with_capacity(rows),
+            ids: Vec::with_capacity(rows),
+            codes: Vec::with_capacity(rows),
+            ts: Vec::with_capacity(rows),
+            amount: Vec::with_capacity(rows),
+            fx_rate: Vec::with_capacity(rows),
+            settlement: Vec::with_capacity(rows),
+            report_date: Vec::with_capacity(rows),
+            rate: Vec::with_capacity(rows),
+            reporting: Vec::with_capacity(rows),
+        }
+    }
+
     pub(crate) fn push(&mut self, record: u32, row: Row) {
         self.records.push(record);
         self.ids.push(row.id);
