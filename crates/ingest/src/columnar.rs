@@ -270,16 +270,28 @@ impl Plan {
         if looked_up.id_stored {
             return None;
         }
+        // Each value was checked to have at most 18 digits, so it fits in an i64: half the
+        // memory to hold and to read back in sorted order. (One that did not fit would take
+        // the row path.)
+        let small = |v: i128| i64::try_from(v).ok();
+        let fx_rate = match fx_rate {
+            Some(v) => Some(small(v)?),
+            None => None,
+        };
+        let settlement = match settlement {
+            Some(v) => Some(small(v)?),
+            None => None,
+        };
         Some(Row {
             id: looked_up.id,
             codes,
             ts,
-            amount,
+            amount: small(amount)?,
             fx_rate,
             settlement,
             report_date,
-            rate,
-            reporting,
+            rate: small(rate)?,
+            reporting: small(reporting)?,
         })
     }
 }
@@ -289,12 +301,12 @@ pub(crate) struct Row {
     id: u128,
     codes: [u16; CODES],
     ts: i64,
-    amount: i128,
-    fx_rate: Option<i128>,
-    settlement: Option<i128>,
+    amount: i64,
+    fx_rate: Option<i64>,
+    settlement: Option<i64>,
     report_date: i32,
-    rate: i128,
-    reporting: i128,
+    rate: i64,
+    reporting: i64,
 }
 
 /// The rows of one block the fast checks passed, column by column, in file order.
@@ -305,12 +317,12 @@ pub(crate) struct Checked {
     pub(crate) ids: Vec<u128>,
     codes: Vec<[u16; CODES]>,
     ts: Vec<i64>,
-    amount: Vec<i128>,
-    fx_rate: Vec<Option<i128>>,
-    settlement: Vec<Option<i128>>,
+    amount: Vec<i64>,
+    fx_rate: Vec<Option<i64>>,
+    settlement: Vec<Option<i64>>,
     report_date: Vec<i32>,
-    rate: Vec<i128>,
-    reporting: Vec<i128>,
+    rate: Vec<i64>,
+    reporting: Vec<i64>,
 }
 
 impl Checked {
@@ -378,7 +390,7 @@ impl Checked {
         for &i in kept {
             let r = &block.records[self.records[i as usize] as usize];
             let currency = plan.text(block, r, run.txn.currency);
-            let amount = self.amount[i as usize];
+            let amount = i128::from(self.amount[i as usize]);
             match sums.iter_mut().find(|(c, _)| *c == currency) {
                 Some((_, sum)) => *sum += amount,
                 None => sums.push((currency, amount)),
@@ -436,8 +448,8 @@ impl Checked {
         let decimals = |values: Decimal128Array, precision: u8, scale: u32| -> Result<ArrayRef> {
             Ok(Arc::new(values.with_precision_and_scale(precision, scale as i8)?))
         };
-        let required = |values: &[i128]| Decimal128Array::from_iter_values(rows().map(|i| values[i]));
-        let optional = |values: &[Option<i128>]| Decimal128Array::from_iter(rows().map(|i| values[i]));
+        let required = |values: &[i64]| Decimal128Array::from_iter_values(rows().map(|i| i128::from(values[i])));
+        let optional = |values: &[Option<i64>]| Decimal128Array::from_iter(rows().map(|i| values[i].map(i128::from)));
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         for (col, field) in schema.fields().iter().enumerate() {
             let array: ArrayRef = if col == c.ts {
