@@ -266,6 +266,56 @@ fn reference_reasons_and_key_replacement() {
 }
 
 #[test]
+fn crlf_and_blank_lines_keep_each_rows_own_line_and_raw_text() {
+    let s = Scratch::new();
+    s.load_reference();
+    let bad_type = row("B1", &[("txn_type", "BOGUS")]);
+    let bad_amount = row("B2", &[("amount", "12.5.0")]);
+    // Lines: 1 header, 2 G1, 3 B1, 4 and 5 blank, 6 B2, 7 G2; CRLF throughout.
+    let txns = s.file(
+        "crlf.csv",
+        format!(
+            "{TXN_HEADER}\r\n{}\r\n{bad_type}\r\n\r\n\r\n{bad_amount}\r\n{}\r\n",
+            row("G1", &[]),
+            row("G2", &[])
+        ),
+    );
+    let reports = s.ingest("transactions", &[&txns], &[]);
+    assert_eq!(ledger(&reports[0]), (4, 2, 2));
+    let samples: Vec<u64> = reports[0]["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .filter_map(|r| r["line"].as_u64())
+        .collect();
+    assert_eq!(samples, [3, 6]);
+    // The reference tables' reader (the csv crate) places records the same way.
+    let rates = s.file(
+        "rates.csv",
+        "rate_date,currency,rate\r\n2025-03-02,USD,7.2\r\n\r\n2025-03-02,XXQ,1.0\r\n",
+    );
+    s.ingest("fx-rates", &[&rates], &[]);
+    let q = s.sql("select source_file, line, raw_text from quarantine order by source_file, line");
+    let got: Vec<(String, u64, String)> = q
+        .iter()
+        .map(|r| {
+            let file = r["source_file"].as_str().unwrap_or_default();
+            let name = file.rsplit(['/', '\\']).next().unwrap_or_default().to_string();
+            let raw = r["raw_text"].as_str().unwrap_or_default().to_string();
+            (name, r["line"].as_u64().unwrap_or(0), raw)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("crlf.csv".to_string(), 3, bad_type),
+            ("crlf.csv".to_string(), 6, bad_amount),
+            ("rates.csv".to_string(), 4, "2025-03-02,XXQ,1.0".to_string()),
+        ]
+    );
+}
+
+#[test]
 fn ndjson_rows_are_validated_like_csv() {
     let s = Scratch::new();
     s.load_reference();

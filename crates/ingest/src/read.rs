@@ -414,6 +414,13 @@ pub(crate) fn fill_raw(path: &Path, rows: &mut [Quarantined]) -> Result<()> {
             while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                 buf.pop();
             }
+            // A reader gives a record the place it stood at when it began: right after the
+            // record before. That is before any blank lines, and after a CRLF before its
+            // `\n` (the parser stops at the `\r`). Those bytes are dropped here, and the line
+            // moved past each newline among them, so the line names the record's own.
+            let lead = buf.iter().take_while(|b| matches!(b, b'\n' | b'\r')).count();
+            q.line += buf[..lead].iter().filter(|b| **b == b'\n').count() as u64;
+            buf.drain(..lead);
             q.raw = Raw::Bytes(buf);
         }
     }
