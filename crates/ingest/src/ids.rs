@@ -33,8 +33,9 @@ fn stored(fp: u128) -> u128 {
 ///
 /// `vec![0; n]` would take fresh pages from the kernel untouched, and the first access to
 /// each is then a probe's read, which maps the kernel's shared zero page; the insert that
-/// follows must copy that page and flush the mapping from every core (an interrupt to each).
-/// A 2M-row ingest spent 5% of its time there. Written first, a page costs one ordinary fault.
+/// follows must replace it with a private page and flush the stale mapping on the other
+/// cores running this process (an interrupt to each). A 2M-row ingest spent 5% of its time
+/// there. Written first, a page costs one ordinary fault.
 fn written_zeros(n: usize) -> Vec<u128> {
     let mut slots = Vec::with_capacity(n);
     // An opaque zero, so the writes are not turned back into a zeroed allocation.

@@ -183,6 +183,9 @@ struct Records<'p> {
     /// Whether they may be now: not before `csv_core` has read the first record, which may
     /// begin with a byte order mark only it strips.
     plain: bool,
+    /// Whether `input[at..filled]` is known to hold no `\n`: then no record in it is plain
+    /// until the next read.
+    no_newline: bool,
 }
 
 /// Where a record is in its file: its line, its first byte and the byte after it.
@@ -213,6 +216,7 @@ impl<'p> Records<'p> {
             cuts: Vec::new(),
             cut_plain,
             plain: false,
+            no_newline: false,
         })
     }
 
@@ -232,6 +236,7 @@ impl<'p> Records<'p> {
                 self.filled = read_some(&mut self.file, &mut self.input).map_err(|e| Error::io(self.path, e))?;
                 self.at = 0;
                 self.eof = self.filled == 0;
+                self.no_newline = false;
             }
             let (result, read, wrote, ended) = self.parser.read_record(
                 &self.input[self.at..self.filled],
@@ -265,20 +270,36 @@ impl<'p> Records<'p> {
         Ok(Some((Place { line, start, end }, fields)))
     }
 
-    /// The next record if it is plain: whole in `input[at..filled]` and ending in `\n`, with
-    /// no `"` and no `\r` in it. Between records `csv_core` skips blank lines (any `\r` and
-    /// `\n`); in a plain record it ends a field at each comma and copies every other byte, so
-    /// the fields are the record split at its commas. `None` leaves the record to `csv_core`,
-    /// whose state between records is the same whichever way the records before were cut.
+    /// The next record if it is plain: whole in `input[at..filled]`, ending in `\n` or
+    /// `\r\n`, with no other `\r` and no `"` in it. In such a record `csv_core` ends a field
+    /// at each comma and copies every other byte, so the fields are the record split at its
+    /// commas. It stops after the `\r` of a `\r\n` (leaving the `\n` to the next record) and
+    /// after a lone `\n`; so does this. `None` leaves the record to `csv_core`. Between
+    /// records `csv_core` is in its end-of-record state or its after-`\r` state, and both
+    /// treat every byte as its start state does (blank lines, any `\r` and `\n`, are
+    /// skipped), so records cut here leave it ready for the next.
     fn next_plain(&mut self, block: &mut Block) -> Option<(Place, usize)> {
-        let window = &self.input[self.at..self.filled];
-        let skip = window.iter().position(|b| !matches!(b, b'\n' | b'\r'))?;
-        let len = memchr::memchr(b'\n', &window[skip..])?;
-        let from = self.at + skip;
-        let text = &self.input[from..from + len];
-        if memchr::memchr2(b'"', b'\r', text).is_some() {
+        if self.no_newline {
             return None;
         }
+        let window = &self.input[self.at..self.filled];
+        let skip = window.iter().position(|b| !matches!(b, b'\n' | b'\r'))?;
+        let Some(mut len) = memchr::memchr(b'\n', &window[skip..]) else {
+            // Searching the same bytes again for each record csv_core cuts from them (say,
+            // of a file ending its lines in `\r` alone) would take time quadratic in them.
+            self.no_newline = true;
+            return None;
+        };
+        let from = self.at + skip;
+        // The `\n` is taken with the record, or, after a `\r`, left to the next one.
+        let mut newline = 1;
+        if let Some(special) = memchr::memchr2(b'"', b'\r', &self.input[from..from + len]) {
+            if special + 1 != len || self.input[from + special] != b'\r' {
+                return None;
+            }
+            (len, newline) = (special, 0);
+        }
+        let text = &self.input[from..from + len];
         let base = block.used;
         // Field ends are kept as u32; csv_core's path reports a record past that.
         u32::try_from(base + len).ok()?;
@@ -287,7 +308,8 @@ impl<'p> Records<'p> {
         if block.data.len() < room {
             block.data.resize(room.max(block.data.len() * 2), 0);
         }
-        // Where each field ends in `input`: first all of them, then a simple loop copying.
+        // Where each field ends in `input` first, then the copies: done together, the copy
+        // was not inlined and the loop cost about what csv_core does.
         self.cuts.clear();
         push_commas(text, from, &mut self.cuts);
         self.cuts.push(from + len);
@@ -300,9 +322,10 @@ impl<'p> Records<'p> {
         }
         block.used = written;
         let fields = self.cuts.len();
-        let newlines = window[..skip].iter().filter(|b| **b == b'\n').count() as u64 + 1;
+        let newlines = window[..skip].iter().filter(|b| **b == b'\n').count() + newline;
         let (line, start) = (self.parser.line(), self.consumed);
-        self.parser.set_line(line + newlines);
+        self.parser.set_line(line + newlines as u64);
+        // The record and its terminator, `\n` or `\r`.
         let taken = skip + len + 1;
         self.at += taken;
         self.consumed += taken as u64;
@@ -327,7 +350,8 @@ fn push_commas(text: &[u8], offset: usize, out: &mut Vec<usize>) {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let (words, rest) = text.as_chunks::<8>();
     for (w, word) in words.iter().enumerate() {
-        // Zero where a byte is a comma; then the high bit of exactly those bytes.
+        // Zero where a byte is a comma; then the high bit of exactly those bytes (the shorter
+        // `(x - ONES) & !x & HIGH` would also flag a byte of 1 just above a zero one).
         let x = u64::from_le_bytes(*word) ^ (ONES * u64::from(b','));
         let mut found = !(((x & LOW7) + LOW7) | x) & HIGH;
         while found != 0 {
@@ -346,12 +370,17 @@ fn push_commas(text: &[u8], offset: usize, out: &mut Vec<usize>) {
 
 /// Copies `src[from]` to the start of `dst`. Most fields are short: those are copied as one
 /// 16-byte move when `src` has the bytes, and what lands past the field's end is scratch
-/// (the next field or the block's room overwrites it). `dst` has 16 bytes of room at least.
+/// (the next field or the block's room overwrites it). Up to 32 bytes (an RFC 3339 instant
+/// is 20 to 32) two overlapping 16-byte moves do; only longer fields call `memcpy`. `dst`
+/// has 16 bytes of room at least.
 #[inline(always)]
 fn copy_field(dst: &mut [u8], src: &[u8], from: std::ops::Range<usize>) {
     let n = from.len();
     if n <= 16 && from.start + 16 <= src.len() {
         dst[..16].copy_from_slice(&src[from.start..from.start + 16]);
+    } else if (17..=32).contains(&n) {
+        dst[..16].copy_from_slice(&src[from.start..from.start + 16]);
+        dst[n - 16..n].copy_from_slice(&src[from.end - 16..from.end]);
     } else {
         dst[..n].copy_from_slice(&src[from]);
     }
@@ -871,7 +900,9 @@ mod tests {
 
     #[test]
     fn every_comma_is_found_once_in_order() {
-        let text = b",a,,\xe2\x80\x9a,\xac,bcdefgh,ijklmno,,,,,,,,,,pq\x00,\xff,";
+        // `-` after a comma: the cheaper zero-byte test, (x - ONES) & !x & HIGH, also flags
+        // a byte of 1 next to a zero, which a comma followed by `-` becomes.
+        let text = b",a,,\xe2\x80\x9a,\xac,bcdefgh,ijklmno,,,,,,,,,,pq\x00,\xff,-12.50,-,-,abcdef,-";
         let expected: Vec<usize> = (0..text.len()).filter(|&i| text[i] == b',').collect();
         for from in 0..text.len() {
             let mut found = vec![7];
@@ -884,7 +915,7 @@ mod tests {
     #[test]
     fn plain_records_are_cut_as_csv_core_cuts_them() {
         let mut text = b"\xef\xbb\xbftxn_id,a,b\n".to_vec();
-        let lines: [&[u8]; 14] = [
+        let lines: [&[u8]; 20] = [
             b"T1,x,y\n",
             b"T2,,\n",
             b",\n",
@@ -894,11 +925,17 @@ mod tests {
             b"T5,crlf,end\r\n",
             b"T6,lone\rcarriage,return\n",
             b"T7,a field of more than sixteen bytes,\xe6\x94\xaf\xe4\xbb\x98\n",
+            b"T7b,seventeen bytes..,2025-03-04T05:50:37+08:00,thirty-two bytes of text exactly,thirty-three bytes of plain text!\n",
             b"T8,\"a \"\"double\"\" quote\",q\n",
             b"T9,bare\"quote,q\n",
             b"\x1a\n",
             b"T10,many,,,,,,,,,,,,,,,,,,,,,fields\n",
-            b"T11,no,newline",
+            b"\r\n\nT11,after,blank lines\n",
+            b"T12,crlf\r\n",
+            b"T13,plain,after a crlf\n",
+            b"T14,lone cr\r",
+            b"T15,after a lone cr\n",
+            b"T16,no,newline",
         ];
         for _ in 0..40 {
             for line in lines.iter().take(lines.len() - 1) {
@@ -911,7 +948,7 @@ mod tests {
         std::fs::write(&path, &text).expect("write");
         let expected = cut(&path, 1 << 20, false);
         // A lone carriage return ends a record, blank lines make none.
-        assert_eq!(expected.len(), 1 + 40 * 13 + 1);
+        assert_eq!(expected.len(), 1 + 40 * 19 + 1);
         assert_eq!(expected[0].3[0], b"txn_id");
         assert_eq!(cut(&path, 1 << 20, true), expected);
         // Records that straddle reads of the file; csv_core strips a byte order mark only
