@@ -160,9 +160,10 @@ impl Block {
 /// into a block (the csv crate's reader would copy them into a record of its own first).
 /// Records, lines and byte positions are those of the csv crate: both run the same parser.
 ///
-/// Plain records (whole in the buffer, with no quote and no carriage return) are cut
-/// without it, at commas found eight bytes at a time: for them `csv_core`, which steps
-/// through every byte, would give the same fields, lines and positions.
+/// Plain records (see [`Records::next_plain`]: whole in the buffer, ending in `\n` or
+/// `\r\n`, with no quote and no other carriage return) are cut without it, at commas found
+/// eight bytes at a time: for them `csv_core`, which steps through every byte, would give
+/// the same fields, lines and positions.
 struct Records<'p> {
     path: &'p Path,
     file: File,
