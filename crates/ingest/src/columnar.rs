@@ -20,7 +20,7 @@ use custos_model::{AMOUNT_PRECISION, AMOUNT_SCALE, FieldType, Origin, RATE_PRECI
 use custos_warehouse::datafusion::arrow::array::{
     ArrayRef, Date32Array, Decimal128Array, RecordBatch, StringArray, TimestampMicrosecondArray, new_null_array,
 };
-use custos_warehouse::datafusion::arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use custos_warehouse::datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use custos_warehouse::datafusion::arrow::datatypes::DataType;
 use custos_warehouse::datafusion::arrow::error::ArrowError;
 
@@ -52,8 +52,8 @@ impl Check {
         let letters = || f.iter().fold(0u16, |code, b| code * 26 + u16::from(b - b'A'));
         let ok = match self {
             Check::Enum(values) => return values.iter().position(|v| v.as_bytes() == f).map(|i| i as u16),
-            Check::Country => std::str::from_utf8(f).is_ok_and(custos_model::is_country),
-            Check::Currency => currency_minor_units(f).is_some(),
+            Check::Country => custos_model::is_country(f),
+            Check::Currency => custos_model::currency_minor_units(f).is_some(),
             Check::Text => f.is_ascii() || std::str::from_utf8(f).is_ok(),
             Check::Mcc => f.len() == 4 && f.iter().all(u8::is_ascii_digit),
             Check::Ip => std::str::from_utf8(f).is_ok_and(|s| s.parse::<std::net::IpAddr>().is_ok()),
@@ -89,27 +89,74 @@ impl Check {
     }
 }
 
-/// A code column (see [`Check::code`]) spelt from its rows' codes; [`NO_CODE`] is null.
-fn spell(codes: impl ExactSizeIterator<Item = u16>, check: Check) -> Result<ArrayRef> {
-    let mut column = TextColumn::with_capacity(codes.len(), codes.len() * 4);
+/// A code column (see [`Check::code`]) spelt from the codes of its `rows` rows, row `i`'s
+/// being `code(i)`; [`NO_CODE`] is null.
+///
+/// Every text is at most as long as the longest the check can spell, so the column's bytes
+/// are sized once, and a short text is written as one fixed-size move: a code column is
+/// built at a few instructions a row, where appending text by text cost several times that.
+fn spell(rows: usize, code: impl Fn(usize) -> u16, check: Check) -> Result<ArrayRef> {
+    let longest = match check {
+        Check::Enum(values) => values.iter().map(|v| v.len()).max().unwrap_or(0),
+        Check::Country => 2,
+        _ => 3,
+    };
+    let room = rows
+        .checked_mul(longest)
+        .and_then(|n| n.checked_add(SHORT))
+        .filter(|n| i32::try_from(*n).is_ok())
+        .ok_or_else(|| ArrowError::ComputeError("a block's texts exceed 2 GiB".into()))?;
+    let mut values = vec![0u8; room];
+    let mut offsets = Vec::with_capacity(rows + 1);
+    offsets.push(0i32);
+    // Whether some text is too long for one fixed-size move.
+    let long = matches!(check, Check::Enum(values) if values.iter().any(|v| v.len() > SHORT));
+    let (mut end, mut nulls) = (0usize, 0usize);
     // Few codes, long runs of the same one: spell each once per run.
     let mut last = (NO_CODE, [0; SHORT], 0);
-    for code in codes {
-        if code == NO_CODE {
-            column.push(0, &[])?;
-            continue;
+    for i in 0..rows {
+        let c = code(i);
+        if c == NO_CODE {
+            nulls += 1;
+        } else {
+            if c != last.0 {
+                let (text, len) = check.spelling(c);
+                last = (c, text, len);
+            }
+            match check {
+                // An enumeration value longer than a short text is copied from the list itself.
+                Check::Enum(values_of) if long && last.2 > SHORT => {
+                    values[end..end + last.2].copy_from_slice(enum_value(values_of, c));
+                }
+                _ => values[end..end + SHORT].copy_from_slice(&last.1),
+            }
+            end += last.2;
         }
-        if code != last.0 {
-            let (text, len) = check.spelling(code);
-            last = (code, text, len);
-        }
-        match check {
-            // An enumeration value longer than a short text is copied from the list itself.
-            Check::Enum(values) if last.2 > SHORT => column.push(last.2, enum_value(values, code))?,
-            _ => column.push(last.2, &last.1)?,
-        }
+        // `end` is at most `room`, which fits in an i32.
+        offsets.push(end as i32);
     }
-    column.finish()
+    values.truncate(end);
+    let nulls = (nulls > 0).then(|| NullBuffer::new(BooleanBuffer::collect_bool(rows, |i| code(i) != NO_CODE)));
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    Ok(Arc::new(StringArray::try_new(
+        offsets,
+        Buffer::from_vec(values),
+        nulls,
+    )?))
+}
+
+/// `n` copies of `text` as a string column, its bytes sized once (a block's ingest id).
+pub(crate) fn repeated(text: &str, n: usize) -> Result<StringArray> {
+    let too_long = || ArrowError::ComputeError("a block's texts exceed 2 GiB".into());
+    let len = i32::try_from(text.len()).map_err(|_| too_long())?;
+    i32::try_from(text.len().saturating_mul(n)).map_err(|_| too_long())?;
+    let offsets: Vec<i32> = (0..=n).map(|i| i as i32 * len).collect();
+    let values = Buffer::from_vec(text.repeat(n).into_bytes());
+    Ok(StringArray::try_new(
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        values,
+        None,
+    )?)
 }
 
 /// The text of an enumeration's value `code` (empty for a code out of its list).
@@ -263,7 +310,6 @@ impl Plan {
         if run.lookups.is_some_and(|l| l.accounts.is_some()) && looked_up.accounts_known != [true; 2] {
             return None;
         }
-        let currency = std::str::from_utf8(currency).ok()?;
         let report_date = run.local_day(ts).ok()?;
         let rate = run.reporting_rate(currency, report_date).ok()?;
         let reporting = run.to_reporting(amount, rate).ok()?;
@@ -469,14 +515,11 @@ impl Checked {
             } else if col == c.amount_reporting {
                 decimals(required(&self.reporting), AMOUNT_PRECISION, AMOUNT_SCALE)?
             } else if col == c.ingest_id {
-                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-                    run.ingest_id.as_str(),
-                    order.len(),
-                )))
+                Arc::new(repeated(&run.ingest_id, order.len())?)
             } else if let Some(at) = text_columns.iter().position(|t| t.0 == col) {
                 Arc::clone(&texts[at])
             } else if let Some(&(_, slot, check)) = plan.coded.iter().find(|coded| coded.0 == col) {
-                spell(sorted_codes.iter().map(|codes| codes[slot]), check)?
+                spell(sorted_codes.len(), |i| sorted_codes[i][slot], check)?
             } else if field.data_type() == &DataType::Utf8 {
                 // An optional text column the header lacks.
                 new_null_array(field.data_type(), order.len())
@@ -675,15 +718,10 @@ fn copy_long(to: &mut [u8], from: &[u8], len: usize) {
     to[..len].copy_from_slice(&from[..len]);
 }
 
-/// The minor units of a currency code given as bytes.
-fn currency_minor_units(code: &[u8]) -> Option<u32> {
-    custos_model::currency_minor_units(std::str::from_utf8(code).ok()?)
-}
-
 /// `amount` if its decimals fit `currency`'s minor units without rounding (the row path
 /// rounds or refuses the rest).
 fn fits_minor_units((amount, digits): (i128, u32), currency: &[u8]) -> Option<i128> {
-    let minor = currency_minor_units(currency)?;
+    let minor = custos_model::currency_minor_units(currency)?;
     (digits <= minor || amount % 10i128.pow(AMOUNT_SCALE - minor.min(AMOUNT_SCALE)) == 0).then_some(amount)
 }
 
@@ -988,16 +1026,43 @@ mod tests {
             (Check::Currency, &["CNY", "HKD", "USD", "AED", "ZWG"][..]),
         ] {
             let codes: Vec<u16> = texts.iter().map(|t| check.code(t.as_bytes()).unwrap()).collect();
-            let with_null = codes.iter().copied().chain([NO_CODE]).collect::<Vec<_>>();
-            let array = spell(with_null.into_iter(), check).unwrap();
+            // Nulls first, in the middle and last, and a column with none.
+            let with_nulls: Vec<u16> = [NO_CODE]
+                .into_iter()
+                .chain(codes[..2].iter().copied())
+                .chain([NO_CODE])
+                .chain(codes[2..].iter().copied())
+                .chain([NO_CODE])
+                .collect();
+            let array = spell(with_nulls.len(), |i| with_nulls[i], check).unwrap();
             let strings = array.as_string::<i32>();
-            let spelt: Vec<&str> = (0..texts.len()).map(|i| strings.value(i)).collect();
-            assert_eq!(spelt, texts);
-            assert!(strings.is_null(texts.len()));
+            let spelt: Vec<Option<&str>> = strings.iter().collect();
+            let expected: Vec<Option<&str>> = [None]
+                .into_iter()
+                .chain(texts[..2].iter().map(|t| Some(*t)))
+                .chain([None])
+                .chain(texts[2..].iter().map(|t| Some(*t)))
+                .chain([None])
+                .collect();
+            assert_eq!(spelt, expected);
+            let array = spell(codes.len(), |i| codes[i], check).unwrap();
+            let strings = array.as_string::<i32>();
+            assert_eq!(strings.null_count(), 0);
+            assert_eq!(strings.iter().flatten().collect::<Vec<_>>(), texts);
         }
         assert_eq!(Check::Country.code(b"XX"), None);
         assert_eq!(Check::Currency.code(b"cny"), None);
         assert_eq!(enums.code(b"NFC"), None);
+    }
+
+    #[test]
+    fn repeated_texts() {
+        use custos_warehouse::datafusion::arrow::array::Array;
+        let column = repeated("ing-000001-ab", 3).unwrap();
+        assert_eq!(column.iter().collect::<Vec<_>>(), [Some("ing-000001-ab"); 3]);
+        assert_eq!(column.null_count(), 0);
+        assert_eq!(repeated("", 2).unwrap().iter().collect::<Vec<_>>(), [Some(""); 2]);
+        assert_eq!(repeated("x", 0).unwrap().len(), 0);
     }
 
     #[test]

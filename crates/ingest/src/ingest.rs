@@ -815,7 +815,7 @@ impl<'a> FileRun<'a> {
         }
         // FX to the reporting currency, on the transaction's date in the reporting zone.
         let local_day = self.local_day(ts)?;
-        let rate = self.reporting_rate(currency, local_day)?;
+        let rate = self.reporting_rate(currency.as_bytes(), local_day)?;
         let reporting = self.to_reporting(amount, rate)?;
         // Uniqueness last, so a row rejected for another reason does not claim its id (ids
         // are claimed in file order when the row's chunk is settled).
@@ -871,8 +871,8 @@ impl<'a> FileRun<'a> {
 
     /// The rate from `currency` to the reporting currency on `local_day`, scaled by
     /// 10^RATE_SCALE; a missing rate is the row's fault.
-    pub(crate) fn reporting_rate(&self, currency: &str, local_day: i32) -> std::result::Result<i128, Reject> {
-        if currency == self.reporting_currency {
+    pub(crate) fn reporting_rate(&self, currency: &[u8], local_day: i32) -> std::result::Result<i128, Reject> {
+        if currency == self.reporting_currency.as_bytes() {
             return Ok(10i128.pow(RATE_SCALE));
         }
         self.lookups
@@ -880,6 +880,7 @@ impl<'a> FileRun<'a> {
             .copied()
             .ok_or_else(|| {
                 let day = days_to_date(local_day).map(|d| d.to_string()).unwrap_or_default();
+                let currency = String::from_utf8_lossy(currency);
                 reject(
                     Some("currency"),
                     Reason::MissingFxRate,
@@ -1034,16 +1035,47 @@ impl<'a> FileRun<'a> {
 
 /// `amount * rate` in the reporting currency, rounded half away from zero to its minor units,
 /// at the amount scale.
+///
+/// Ingest converts every stored transaction, and 128-bit division is a library call costing
+/// about ten times a 64-bit one; so when the product fits in 64 bits (an amount times a rate
+/// up to 9.2 * 10^18, at their scales), the same arithmetic runs there.
 fn convert(amount: i128, rate: i128, minor: u32) -> Option<i128> {
-    let product = amount.checked_mul(rate)?; // scale AMOUNT_SCALE + RATE_SCALE
     let drop = AMOUNT_SCALE + RATE_SCALE - minor;
-    let unit = 10i128.pow(drop);
-    let q = product / unit;
-    let r = product % unit;
-    let rounded = if r * 2 >= unit { q + 1 } else { q };
-    let value = rounded.checked_mul(10i128.pow(AMOUNT_SCALE - minor))?;
-    (value < 10i128.pow(u32::from(custos_model::AMOUNT_PRECISION))).then_some(value)
+    let limit = 10i128.pow(u32::from(custos_model::AMOUNT_PRECISION));
+    let (Some(&unit), Some(&back)) = (POW10.get(drop as usize), POW10.get((AMOUNT_SCALE - minor) as usize)) else {
+        return None;
+    };
+    if let (Ok(amount), Ok(rate)) = (i64::try_from(amount), i64::try_from(rate))
+        && let Some(product) = amount.checked_mul(rate)
+    {
+        let (q, r) = (product / unit, product % unit);
+        // |r| < unit <= 10^18, so doubling it stays in range.
+        let rounded = if r * 2 >= unit { q + 1 } else { q };
+        // Past 64 bits the value is past the limit too (10^18 < 2^63).
+        return rounded.checked_mul(back).map(i128::from).filter(|value| *value < limit);
+    }
+    let value = convert_wide(amount, rate, drop)?.checked_mul(i128::from(back))?;
+    (value < limit).then_some(value)
 }
+
+/// `amount * rate` divided by 10^`drop`, rounded half away from zero, in 128 bits.
+fn convert_wide(amount: i128, rate: i128, drop: u32) -> Option<i128> {
+    let product = amount.checked_mul(rate)?; // scale AMOUNT_SCALE + RATE_SCALE
+    let unit = 10i128.pow(drop);
+    let (q, r) = (product / unit, product % unit);
+    Some(if r * 2 >= unit { q + 1 } else { q })
+}
+
+/// 10^0 to 10^18: the powers of ten an `i64` holds.
+const POW10: [i64; 19] = {
+    let mut p = [1i64; 19];
+    let mut i = 1;
+    while i < p.len() {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
 
 fn round_half_even(v: i128, unit: i128) -> i128 {
     let q = v / unit;
@@ -1065,6 +1097,55 @@ mod tests {
         assert_eq!(convert(1_000_000, 712_345_678, 2), Some(7_123_500));
         // 0.01 at 0.5 = 0.005 -> 0.01
         assert_eq!(convert(100, 50_000_000, 2), Some(100));
+    }
+
+    #[test]
+    fn narrow_conversion_agrees_with_wide() {
+        // A fixed pseudo-random walk over amounts and rates of every size, both signs, and
+        // products on either side of the 64-bit limit.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut narrow, mut wide) = (0, 0);
+        for _ in 0..200_000 {
+            let amount = i128::from(next() >> (next() % 64)) * if next() % 7 == 0 { -1 } else { 1 };
+            let rate = i128::from(next() >> (next() % 64));
+            let minor = (next() % 5) as u32;
+            let in_64 = i64::try_from(amount)
+                .ok()
+                .zip(i64::try_from(rate).ok())
+                .is_some_and(|(a, r)| a.checked_mul(r).is_some());
+            if in_64 {
+                narrow += 1
+            } else {
+                wide += 1
+            }
+            let expected = convert_wide(amount, rate, AMOUNT_SCALE + RATE_SCALE - minor)
+                .and_then(|v| v.checked_mul(10i128.pow(AMOUNT_SCALE - minor)))
+                .filter(|v| *v < 10i128.pow(u32::from(custos_model::AMOUNT_PRECISION)));
+            assert_eq!(
+                convert(amount, rate, minor),
+                expected,
+                "{amount} * {rate}, {minor} minor units"
+            );
+        }
+        // Exact halves of the last minor unit, where the rounding direction shows.
+        for minor in 0..=4 {
+            let half = 10i128.pow(AMOUNT_SCALE + RATE_SCALE - minor) / 2;
+            let unit = 10i128.pow(AMOUNT_SCALE - minor);
+            assert_eq!(convert(1, half, minor), Some(unit), "half rounds up");
+            assert_eq!(convert(3, half, minor), Some(2 * unit), "one and a half rounds up");
+            assert_eq!(convert(1, half - 1, minor), Some(0), "under half rounds down");
+            for amount in [1, 3, -1, -3] {
+                let expected = convert_wide(amount, half, AMOUNT_SCALE + RATE_SCALE - minor).map(|v| v * unit);
+                assert_eq!(convert(amount, half, minor), expected);
+            }
+        }
+        assert!(narrow > 10_000 && wide > 10_000, "{narrow} narrow, {wide} wide");
     }
 
     #[test]

@@ -25,8 +25,8 @@ pub(crate) fn fingerprint(id: &[u8]) -> u128 {
 }
 
 /// The key of a currency code in [`Lookups::fx`] (codes are validated three-letter ASCII).
-pub(crate) fn fx_key(code: &str) -> [u8; 3] {
-    let b = code.as_bytes();
+pub(crate) fn fx_key(code: impl AsRef<[u8]>) -> [u8; 3] {
+    let b = code.as_ref();
     [
         b.first().copied().unwrap_or(0),
         b.get(1).copied().unwrap_or(0),

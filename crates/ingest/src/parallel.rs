@@ -18,12 +18,12 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use custos_warehouse::datafusion::arrow::array::{RecordBatch, StringArray};
+use custos_warehouse::datafusion::arrow::array::RecordBatch;
 use custos_warehouse::datafusion::arrow::compute::concat_batches;
 
 use custos_model::Table;
 
-use crate::columnar::{Checked, Plan};
+use crate::columnar::{Checked, Plan, repeated};
 use crate::ids::FingerprintSet;
 use crate::ingest::{FileRun, LookedUp};
 use crate::lookups::fingerprint;
@@ -878,7 +878,7 @@ fn write_block(out: &Output<'_>, settled: Settled) -> Result<Vec<SinkFile>> {
 fn with_ingest_id(batch: &RecordBatch, id: &str) -> Result<RecordBatch> {
     let i = batch.schema().index_of("ingest_id")?;
     let mut columns = batch.columns().to_vec();
-    columns[i] = Arc::new(StringArray::from_iter_values(std::iter::repeat_n(id, batch.num_rows())));
+    columns[i] = Arc::new(repeated(id, batch.num_rows())?);
     Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 

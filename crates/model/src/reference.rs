@@ -14,7 +14,7 @@ fn currency_table() -> &'static [Option<u8>] {
         let mut table = vec![None; 26 * 26 * 26];
         for line in ISO4217.lines().skip(1) {
             if let Some((code, minor)) = line.split_once(',')
-                && let (Some(i), Ok(m)) = (letters_index(code), minor.trim().parse::<u8>())
+                && let (Some(i), Ok(m)) = (letters_index(code.as_bytes()), minor.trim().parse::<u8>())
             {
                 table[i] = Some(m);
             }
@@ -23,8 +23,8 @@ fn currency_table() -> &'static [Option<u8>] {
     })
 }
 
-fn letters_index(code: &str) -> Option<usize> {
-    code.bytes().try_fold(0usize, |acc, b| {
+fn letters_index(code: &[u8]) -> Option<usize> {
+    code.iter().try_fold(0usize, |acc, &b| {
         b.is_ascii_uppercase().then(|| acc * 26 + usize::from(b - b'A'))
     })
 }
@@ -49,7 +49,7 @@ fn country_table() -> &'static [bool] {
     TABLE.get_or_init(|| {
         let mut table = vec![false; 26 * 26];
         for code in countries().keys() {
-            if let Some(i) = letters_index(code) {
+            if let Some(i) = letters_index(code.as_bytes()) {
                 table[i] = true;
             }
         }
@@ -59,16 +59,19 @@ fn country_table() -> &'static [bool] {
 
 /// Minor units of an active ISO 4217 currency that can carry payments (`CNY` -> 2,
 /// `JPY` -> 0, `BHD` -> 3); `None` for unknown codes and for codes without minor units
-/// (precious metals, testing and fund codes).
-pub fn currency_minor_units(code: &str) -> Option<u32> {
+/// (precious metals, testing and fund codes). Takes the code as text or as bytes, so ingest
+/// can check a field before it knows the field is UTF-8.
+pub fn currency_minor_units(code: impl AsRef<[u8]>) -> Option<u32> {
+    let code = code.as_ref();
     if code.len() != 3 {
         return None;
     }
     letters_index(code).and_then(|i| currency_table()[i]).map(u32::from)
 }
 
-/// Whether `code` is an ISO 3166-1 alpha-2 country code (upper case).
-pub fn is_country(code: &str) -> bool {
+/// Whether `code` (text or bytes) is an ISO 3166-1 alpha-2 country code (upper case).
+pub fn is_country(code: impl AsRef<[u8]>) -> bool {
+    let code = code.as_ref();
     code.len() == 2 && letters_index(code).is_some_and(|i| country_table()[i])
 }
 
