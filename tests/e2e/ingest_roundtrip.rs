@@ -110,3 +110,50 @@ fn transactions_are_partitioned_by_utc_day_and_sorted() {
         "txn_date is the UTC date"
     );
 }
+
+#[test]
+fn transaction_files_pack_instants_and_amounts_and_skip_dictionaries_where_they_cost() {
+    use custos_warehouse::datafusion::parquet::basic::Encoding;
+    use custos_warehouse::datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let s = Scratch::new();
+    s.load_reference();
+    s.ingest("transactions", &[&examples().join("transactions.csv")], &[]);
+    let day = std::fs::read_dir(s.warehouse().join("transactions"))
+        .expect("transactions directory")
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().starts_with("date="))
+        .expect("a day directory");
+    let file = std::fs::read_dir(day.path())
+        .expect("day directory")
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().extension().is_some_and(|x| x == "parquet"))
+        .expect("a parquet file");
+    let reader = SerializedFileReader::new(std::fs::File::open(file.path()).expect("open")).expect("parquet");
+    let row_group = reader.metadata().row_group(0);
+    let encodings = |name: &str| -> Vec<Encoding> {
+        row_group
+            .columns()
+            .iter()
+            .find(|c| c.column_path().string() == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+            .encodings()
+            .collect()
+    };
+    for name in ["ts", "amount", "amount_reporting"] {
+        assert!(
+            encodings(name).contains(&Encoding::DELTA_BINARY_PACKED),
+            "{name}: {:?}",
+            encodings(name)
+        );
+    }
+    for name in ["txn_id", "txn_date", "report_date", "ingest_id"] {
+        assert!(
+            !encodings(name).contains(&Encoding::RLE_DICTIONARY),
+            "{name}: {:?}",
+            encodings(name)
+        );
+    }
+    // Codes from short lists keep their dictionary.
+    assert!(encodings("txn_type").contains(&Encoding::RLE_DICTIONARY));
+}

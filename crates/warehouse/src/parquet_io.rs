@@ -8,7 +8,7 @@ use custos_model::Table;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::file::metadata::SortingColumn;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
@@ -69,8 +69,13 @@ pub fn write_parquet(path: &Path, table: Table, batches: &[RecordBatch], sorted_
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_sorting_columns((!sorting.is_empty()).then_some(sorting))
         .set_created_by(format!("custos {}", env!("CARGO_PKG_VERSION")));
-    for column in table.unique_columns() {
+    for column in table.plain_columns() {
         props = props.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+    }
+    for column in table.delta_columns() {
+        props = props
+            .set_column_dictionary_enabled(ColumnPath::from(*column), false)
+            .set_column_encoding(ColumnPath::from(*column), Encoding::DELTA_BINARY_PACKED);
     }
     let props = props.build();
     let file = File::create_new(path).map_err(|e| Error::io(path, e))?;
