@@ -93,8 +93,8 @@ impl Check {
 /// being `code(i)`; [`NO_CODE`] is null.
 ///
 /// Every text is at most as long as the longest the check can spell, so the column's bytes
-/// are sized once, and a short text is written as one fixed-size move: a code column is
-/// built at a few instructions a row, where appending text by text cost several times that.
+/// are sized once, and a short text is written as one fixed-size move: a code column takes
+/// under half the instructions that appending text by text took.
 fn spell(rows: usize, code: impl Fn(usize) -> u16, check: Check) -> Result<ArrayRef> {
     let longest = match check {
         Check::Enum(values) => values.iter().map(|v| v.len()).max().unwrap_or(0),

@@ -1036,13 +1036,16 @@ impl<'a> FileRun<'a> {
 /// `amount * rate` in the reporting currency, rounded half away from zero to its minor units,
 /// at the amount scale.
 ///
-/// Ingest converts every stored transaction, and 128-bit division is a library call costing
-/// about ten times a 64-bit one; so when the product fits in 64 bits (an amount times a rate
-/// up to 9.2 * 10^18, at their scales), the same arithmetic runs there.
+/// Ingest converts every stored transaction, and 128-bit division is a library call: a
+/// conversion took about 300 instructions that way. When the product fits in 64 bits (an
+/// amount times a rate up to 9.2 * 10^18, at their scales) the same arithmetic runs there,
+/// in about 65.
 fn convert(amount: i128, rate: i128, minor: u32) -> Option<i128> {
-    let drop = AMOUNT_SCALE + RATE_SCALE - minor;
     let limit = 10i128.pow(u32::from(custos_model::AMOUNT_PRECISION));
-    let (Some(&unit), Some(&back)) = (POW10.get(drop as usize), POW10.get((AMOUNT_SCALE - minor) as usize)) else {
+    let power = |k: Option<u32>| k.and_then(|k| POW10.get(k as usize)).copied();
+    // A currency has at most AMOUNT_SCALE minor units; any other `minor` converts nothing.
+    let drop = (AMOUNT_SCALE + RATE_SCALE).checked_sub(minor);
+    let (Some(unit), Some(back), Some(drop)) = (power(drop), power(AMOUNT_SCALE.checked_sub(minor)), drop) else {
         return None;
     };
     if let (Ok(amount), Ok(rate)) = (i64::try_from(amount), i64::try_from(rate))
@@ -1146,6 +1149,7 @@ mod tests {
             }
         }
         assert!(narrow > 10_000 && wide > 10_000, "{narrow} narrow, {wide} wide");
+        assert_eq!(convert(100, 100_000_000, AMOUNT_SCALE + 1), None);
     }
 
     #[test]
