@@ -330,10 +330,10 @@ impl<'w> Ingestor<'w> {
             table == Table::Transactions && options.profile.is_none() && format == Format::Csv && options.threads > 1;
         let file_len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
         // Only a file of the same size can be one ingested before. When there is none, the
-        // file is hashed beside the read instead of before it: hashing a 1 GB log takes about a
-        // second, which otherwise runs on one core while the other waits.
-        let hash_aside = parallel && !self.writer.catalog().has_ingested_size(table, file_len);
-        let hashed_first = if hash_aside {
+        // thread that reads the file hashes it as it reads: hashing first would read the file
+        // twice and take about a second on one core while the other waits.
+        let hash_while_reading = parallel && !self.writer.catalog().has_ingested_size(table, file_len);
+        let hashed_first = if hash_while_reading {
             None
         } else {
             let (sha, file_bytes) = read::hash_file(path)?;
@@ -356,13 +356,13 @@ impl<'w> Ingestor<'w> {
         }
         let version = self.writer.next_version();
         let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let id_of = |sha: &str| format!("ing-{version:06}-{}", &sha[..8]);
-        // Known now, or set once the hash beside the read is done.
-        let first_id = hashed_first.as_ref().map(|(sha, _)| id_of(sha)).unwrap_or_default();
+        // Named after the commit, not the file's hash, so rows can be written before the
+        // file is read to its end; the ledger entry of the same id holds the hash.
+        let ingest_id = format!("ing-{version:06}");
         let staging = self.writer.staging_dir(Table::Transactions);
         let mut run = FileRun::new(
             table,
-            first_id,
+            ingest_id.clone(),
             options.profile.as_ref().is_some_and(|p| p.round_to_minor_units),
             self.lookups.as_ref(),
             self.tz,
@@ -377,25 +377,18 @@ impl<'w> Ingestor<'w> {
                 run.sink = Some(ChunkSink::start(staging.clone(), version));
             }
         }
-        let mut hashed_aside: Option<(String, u64)> = None;
+        let mut hashed_reading: Option<read::FileHash> = None;
         let read = match (&options.profile, format) {
             _ if parallel => {
                 let out = parallel::Output {
                     staging: &staging,
                     version,
-                    deferred_id: None,
                 };
-                let (threads, rows) = (options.threads, options.chunk_rows);
-                if hash_aside {
-                    parallel::read_csv_hashing_aside(path, &mut run, rows, threads, &out, &id_of, progress).map(
-                        |(files, hashed)| {
-                            hashed_aside = Some(hashed);
-                            files
-                        },
-                    )
-                } else {
-                    parallel::read_csv(path, &mut run, rows, threads, &out, progress)
-                }
+                let shape = (options.chunk_rows, options.threads);
+                parallel::read_csv(path, &mut run, shape, &out, hash_while_reading, progress).map(|(files, hashed)| {
+                    hashed_reading = hashed;
+                    files
+                })
             }
             (Some(profile), _) => {
                 let sha = hashed_first.as_ref().map(|(sha, _)| sha.as_str()).unwrap_or_default();
@@ -421,7 +414,7 @@ impl<'w> Ingestor<'w> {
                 return Err(e);
             }
         };
-        let Some((sha, file_bytes)) = hashed_first.or(hashed_aside) else {
+        let Some((sha, file_bytes)) = hashed_first.or(hashed_reading) else {
             self.writer.abandon()?;
             return Err(Error::io(path, std::io::Error::other("the file was not hashed")));
         };
@@ -434,8 +427,6 @@ impl<'w> Ingestor<'w> {
                 )),
             ));
         }
-        let ingest_id = id_of(&sha);
-        run.ingest_id = ingest_id.clone();
         // Chunks quarantine the ids they find claimed when they are settled, after their
         // other rejects: the report lists rows in file order.
         run.quarantine.sort_by_key(|q| q.line);

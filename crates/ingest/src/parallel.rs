@@ -23,11 +23,13 @@ use custos_warehouse::datafusion::arrow::compute::concat_batches;
 
 use custos_model::Table;
 
-use crate::columnar::{Checked, Plan, repeated};
+use sha2::{Digest, Sha256};
+
+use crate::columnar::{Checked, Plan};
 use crate::ids::FingerprintSet;
 use crate::ingest::{FileRun, LookedUp};
 use crate::lookups::fingerprint;
-use crate::read::{bind_header, csv_row, is_dos_eof};
+use crate::read::{FileHash, bind_header, csv_row, is_dos_eof};
 use crate::sink::{SinkFile, write_chunk, write_sorted_chunk};
 use crate::{Error, Result};
 
@@ -35,53 +37,6 @@ use crate::{Error, Result};
 pub(crate) struct Output<'p> {
     pub staging: &'p Path,
     pub version: u64,
-    /// The file's ingest id when it is still being hashed beside the read; blocks wait for it
-    /// before they are written. `None`: the workers' runs already carry it.
-    pub deferred_id: Option<&'p DeferredId>,
-}
-
-/// An ingest id that another thread is still computing (it names the file's hash).
-#[derive(Default)]
-pub(crate) struct DeferredId {
-    value: Mutex<Option<std::result::Result<String, String>>>,
-    ready: Condvar,
-}
-
-impl DeferredId {
-    /// Gives the id, or why there is none; the first value given stays.
-    pub(crate) fn set(&self, value: std::result::Result<String, String>) {
-        self.value
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert(value);
-        self.ready.notify_all();
-    }
-
-    /// A guard that gives an error if the computing thread ends without giving a value, so
-    /// no worker waits forever.
-    pub(crate) fn unblock_on_exit(&self) -> impl Drop + '_ {
-        struct Unblock<'d>(&'d DeferredId);
-        impl Drop for Unblock<'_> {
-            fn drop(&mut self) {
-                self.0.set(Err("the file could not be hashed".into()));
-            }
-        }
-        Unblock(self)
-    }
-
-    fn is_set(&self) -> bool {
-        self.value.lock().unwrap_or_else(|e| e.into_inner()).is_some()
-    }
-
-    fn wait(&self, path: &Path) -> Result<String> {
-        let mut value = self.value.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(v) = value.as_ref() {
-                return v.clone().map_err(|why| Error::io(path, std::io::Error::other(why)));
-            }
-            value = self.ready.wait(value).unwrap_or_else(|e| e.into_inner());
-        }
-    }
 }
 
 /// A block never holds more field bytes than this, so field offsets fit in `u32`.
@@ -187,6 +142,9 @@ struct Records<'p> {
     /// Whether `input[at..filled]` is known to hold no `\n`: then no record in it is plain
     /// until the next read.
     no_newline: bool,
+    /// The SHA-256 of the bytes read so far and their count, when the file is hashed as it
+    /// is read: each read is hashed while it is still in cache, and the file is read once.
+    hash: Option<(Sha256, u64)>,
 }
 
 /// Where a record is in its file: its line, its first byte and the byte after it.
@@ -197,8 +155,11 @@ struct Place {
 }
 
 impl<'p> Records<'p> {
-    fn open(path: &'p Path) -> Result<Records<'p>> {
-        Records::with_buffer(path, 1 << 20, true)
+    /// The records of `path`, hashing the file as it is read if `hash`.
+    fn open(path: &'p Path, hash: bool) -> Result<Records<'p>> {
+        let mut records = Records::with_buffer(path, 1 << 20, true)?;
+        records.hash = hash.then(|| (Sha256::new(), 0));
+        Ok(records)
     }
 
     /// Records read `bytes` of the file at a time, plain ones cut without `csv_core` if
@@ -218,7 +179,15 @@ impl<'p> Records<'p> {
             cut_plain,
             plain: false,
             no_newline: false,
+            hash: None,
         })
+    }
+
+    /// The file's SHA-256 (hex) and size, once every byte of it is read; `None` if it was
+    /// not hashed or not read to its end.
+    fn digest(self) -> Option<FileHash> {
+        let (hasher, bytes) = self.hash.filter(|_| self.eof)?;
+        Some((custos_warehouse::hex(&hasher.finalize()), bytes))
     }
 
     /// Reads the next record into `block` (its fields after `block.used`, their ends onto
@@ -235,6 +204,10 @@ impl<'p> Records<'p> {
         loop {
             if self.at == self.filled && !self.eof {
                 self.filled = read_some(&mut self.file, &mut self.input).map_err(|e| Error::io(self.path, e))?;
+                if let Some((hasher, bytes)) = &mut self.hash {
+                    hasher.update(&self.input[..self.filled]);
+                    *bytes += self.filled as u64;
+                }
                 self.at = 0;
                 self.eof = self.filled == 0;
                 self.no_newline = false;
@@ -457,50 +430,18 @@ impl Drop for PanicGuard<'_> {
     }
 }
 
-/// [`read_csv`] while the file is hashed on a thread of its own, for a file not known to be
-/// new or old before it is read: each block is written with the ingest id `id_of` makes from
-/// the hash. Returns the files written and the file's SHA-256 and size.
-pub(crate) fn read_csv_hashing_aside(
-    path: &Path,
-    run: &mut FileRun<'_>,
-    chunk_rows: usize,
-    threads: usize,
-    out: &Output<'_>,
-    id_of: &(dyn Fn(&str) -> String + Sync),
-    progress: &mut dyn FnMut(u64),
-) -> Result<(Vec<SinkFile>, (String, u64))> {
-    let deferred = DeferredId::default();
-    let out = Output {
-        staging: out.staging,
-        version: out.version,
-        deferred_id: Some(&deferred),
-    };
-    std::thread::scope(|scope| {
-        let hasher = scope.spawn(|| {
-            let _unblock = deferred.unblock_on_exit();
-            let hashed = crate::read::hash_file(path);
-            deferred.set(hashed.as_ref().map(|(sha, _)| id_of(sha)).map_err(|e| e.to_string()));
-            hashed
-        });
-        let files = read_csv(path, run, chunk_rows, threads, &out, progress);
-        let hashed = hasher
-            .join()
-            .unwrap_or_else(|_| Err(Error::io(path, std::io::Error::other("the hashing thread panicked"))));
-        Ok((files?, hashed?))
-    })
-}
-
 /// Reads `path` with `threads` workers, blocks of `chunk_rows` records; returns the files
-/// written. `run` receives the workers' counts, quarantined rows and claimed ids.
+/// written and, if `hash`, the file's SHA-256 and size, computed as the file is read. `run`
+/// receives the workers' counts, quarantined rows and claimed ids.
 pub(crate) fn read_csv(
     path: &Path,
     run: &mut FileRun<'_>,
-    chunk_rows: usize,
-    threads: usize,
+    (chunk_rows, threads): (usize, usize),
     out: &Output<'_>,
+    hash: bool,
     progress: &mut dyn FnMut(u64),
-) -> Result<Vec<SinkFile>> {
-    let mut records = Records::open(path)?;
+) -> Result<(Vec<SinkFile>, Option<FileHash>)> {
+    let mut records = Records::open(path, hash)?;
     let mut header = Block::new(0, 0);
     let Some((_, fields)) = records.next(&mut header)? else {
         return Err(Error::Header {
@@ -557,7 +498,7 @@ pub(crate) fn read_csv(
         let read = if handles.is_empty() {
             Ok(())
         } else {
-            tokenize(records, chunk_rows, threads, (tx, back_rx), progress)
+            tokenize(&mut records, chunk_rows, threads, (tx, back_rx), progress)
         };
         let done: Vec<_> = handles.into_iter().map(|h| h.join().ok().flatten()).collect();
         (read, done)
@@ -573,12 +514,12 @@ pub(crate) fn read_csv(
         run.absorb(worker);
         files.extend(written);
     }
-    Ok(files)
+    Ok((files, records.digest()))
 }
 
 /// The reading thread: cuts the records after the header into blocks and sends them.
 fn tokenize(
-    mut records: Records<'_>,
+    records: &mut Records<'_>,
     chunk_rows: usize,
     threads: usize,
     (tx, back): (SyncSender<Block>, Receiver<Block>),
@@ -649,9 +590,6 @@ fn work<'a>(
 ) -> Option<(FileRun<'a>, Vec<SinkFile>)> {
     let _guard = PanicGuard(shared);
     let mut files = Vec::new();
-    // A settled block whose ingest id was not known yet: rather than wait for the hash, the
-    // worker validates one more block first.
-    let mut held: Option<Settled> = None;
     let result = (|| -> Result<bool> {
         loop {
             let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
@@ -662,16 +600,6 @@ fn work<'a>(
             let Some(settled) = settle_block(&mut run, (block, back), (binding, id_fields, plan), shared)? else {
                 return Ok(false);
             };
-            let ready = out.deferred_id.is_none_or(DeferredId::is_set);
-            if !ready && held.is_none() {
-                held = Some(settled);
-                continue;
-            }
-            for settled in held.take().into_iter().chain([settled]) {
-                files.extend(write_block(out, settled)?);
-            }
-        }
-        if let Some(settled) = held.take() {
             files.extend(write_block(out, settled)?);
         }
         Ok(true)
@@ -854,13 +782,9 @@ fn claim_in_file_order(
     ))
 }
 
-/// Names a settled block's rows after their file (waiting for its hash if need be), then
-/// sorts the block if need be and writes it to staging.
+/// Sorts a settled block if need be and writes it to staging.
 fn write_block(out: &Output<'_>, settled: Settled) -> Result<Vec<SinkFile>> {
-    let Settled { seq, mut batch, sorted } = settled;
-    if let Some(deferred) = out.deferred_id {
-        batch = with_ingest_id(&batch, &deferred.wait(out.staging)?)?;
-    }
+    let Settled { seq, batch, sorted } = settled;
     if custos_warehouse::failpoint_error(&format!("ingest-block-{seq}")) {
         return Err(Error::io(
             out.staging,
@@ -872,14 +796,6 @@ fn write_block(out: &Output<'_>, settled: Settled) -> Result<Vec<SinkFile>> {
     } else {
         write_chunk(out.staging, out.version, seq, &batch)
     }
-}
-
-/// `batch` with every row's `ingest_id` set to `id`.
-fn with_ingest_id(batch: &RecordBatch, id: &str) -> Result<RecordBatch> {
-    let i = batch.schema().index_of("ingest_id")?;
-    let mut columns = batch.columns().to_vec();
-    columns[i] = Arc::new(repeated(id, batch.num_rows())?);
-    Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
 #[cfg(test)]
@@ -961,5 +877,39 @@ mod tests {
                 "buffer of {buffer} bytes"
             );
         }
+    }
+
+    #[test]
+    fn the_hash_taken_while_reading_is_the_files() {
+        // Records that straddle reads, a quoted one, no newline at the end: every byte read
+        // is hashed once, whichever path cuts the record.
+        let mut text = b"txn_id,a\n".to_vec();
+        for i in 0..500 {
+            text.extend_from_slice(format!("T{i},\"q,{i}\"\r\nU{i},plain\n").as_bytes());
+        }
+        text.extend_from_slice(b"T-last,end");
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("log.csv");
+        std::fs::write(&path, &text).expect("write");
+        let whole = crate::read::hash_file(&path).expect("hash");
+        assert_eq!(whole.1, text.len() as u64);
+        for buffer in [1, 7, 1000, 1 << 20] {
+            let mut records = Records::with_buffer(&path, buffer, true).expect("open");
+            records.hash = Some((Sha256::new(), 0));
+            let mut block = Block::new(0, 0);
+            let mut count = 0;
+            while records.next(&mut block).expect("read").is_some() {
+                count += 1;
+            }
+            assert_eq!(count, 1 + 1000 + 1);
+            assert_eq!(records.digest(), Some(whole.clone()), "buffer of {buffer} bytes");
+        }
+        // Stopped before the end, or not hashed: no digest, rather than a wrong one.
+        let mut records = Records::open(&path, true).expect("open");
+        records.next(&mut Block::new(0, 0)).expect("read");
+        assert_eq!(records.digest(), None);
+        let mut records = Records::open(&path, false).expect("open");
+        while records.next(&mut Block::new(0, 0)).expect("read").is_some() {}
+        assert_eq!(records.digest(), None);
     }
 }

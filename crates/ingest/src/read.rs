@@ -14,7 +14,11 @@ use crate::ingest::{FileRun, LookedUp, Quarantined, Raw, Reject, reject};
 use crate::profile::{BoundProfile, Profile, SourceRow};
 use crate::{Error, Result};
 
-pub(crate) fn hash_file(path: &Path) -> Result<(String, u64)> {
+/// A file's SHA-256 (lower-case hex) and its size in bytes.
+pub(crate) type FileHash = (String, u64);
+
+/// Reads `path` to its end: its [`FileHash`].
+pub(crate) fn hash_file(path: &Path) -> Result<FileHash> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
