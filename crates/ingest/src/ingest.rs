@@ -9,7 +9,7 @@ use custos_warehouse::datafusion::arrow::array::{ArrayRef, AsArray, BooleanArray
 use custos_warehouse::datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use custos_warehouse::datafusion::arrow::datatypes::Decimal128Type;
 use custos_warehouse::datafusion::arrow::row::{RowConverter, SortField};
-use custos_warehouse::{LedgerEntry, WarehouseSettings, Writer, read_parquet_files};
+use custos_warehouse::{LedgerEntry, Syncer, WarehouseSettings, Writer, read_parquet_files};
 
 use crate::ids::FingerprintSet;
 use crate::lookups::{Lookups, fingerprint, fx_key};
@@ -379,17 +379,19 @@ impl<'w> Ingestor<'w> {
         }
         let mut hashed_reading: Option<read::FileHash> = None;
         let read = match (&options.profile, format) {
-            _ if parallel => {
+            // Every file is on disk (in staging) once the syncer has finished.
+            _ if parallel => Syncer::start().map_err(Error::from).and_then(|syncer| {
                 let out = parallel::Output {
                     staging: &staging,
                     version,
+                    syncer: &syncer,
                 };
                 let shape = (options.chunk_rows, options.threads);
-                parallel::read_csv(path, &mut run, shape, &out, hash_while_reading, progress).map(|(files, hashed)| {
-                    hashed_reading = hashed;
-                    files
-                })
-            }
+                let (files, hashed) = parallel::read_csv(path, &mut run, shape, &out, hash_while_reading, progress)?;
+                hashed_reading = hashed;
+                syncer.finish()?;
+                Ok(files)
+            }),
             (Some(profile), _) => {
                 let sha = hashed_first.as_ref().map(|(sha, _)| sha.as_str()).unwrap_or_default();
                 read::read_profiled_csv(path, profile, sha, &mut run, options.chunk_rows, progress).map(|()| Vec::new())

@@ -22,6 +22,7 @@ use custos_warehouse::datafusion::arrow::array::RecordBatch;
 use custos_warehouse::datafusion::arrow::compute::concat_batches;
 
 use custos_model::Table;
+use custos_warehouse::Syncer;
 
 use sha2::{Digest, Sha256};
 
@@ -33,10 +34,12 @@ use crate::read::{FileHash, bind_header, csv_row, is_dos_eof};
 use crate::sink::{SinkFile, write_chunk, write_sorted_chunk};
 use crate::{Error, Result};
 
-/// Where the workers write: the table's staging directory and the commit's version.
+/// Where the workers write: the table's staging directory and the commit's version; the
+/// files they write are put on disk by `syncer`.
 pub(crate) struct Output<'p> {
     pub staging: &'p Path,
     pub version: u64,
+    pub syncer: &'p Syncer,
 }
 
 /// A block never holds more field bytes than this, so field offsets fit in `u32`.
@@ -792,9 +795,9 @@ fn write_block(out: &Output<'_>, settled: Settled) -> Result<Vec<SinkFile>> {
         ));
     }
     if sorted {
-        write_sorted_chunk(out.staging, out.version, seq, &batch)
+        write_sorted_chunk(out.staging, out.version, seq, &batch, out.syncer)
     } else {
-        write_chunk(out.staging, out.version, seq, &batch)
+        write_chunk(out.staging, out.version, seq, &batch, out.syncer)
     }
 }
 

@@ -11,7 +11,7 @@ use custos_warehouse::datafusion::arrow::array::{AsArray, RecordBatch, UInt32Arr
 use custos_warehouse::datafusion::arrow::compute::take_record_batch;
 use custos_warehouse::datafusion::arrow::datatypes::{Date32Type, TimestampMicrosecondType};
 use custos_warehouse::datafusion::arrow::row::{RowConverter, SortField};
-use custos_warehouse::{WrittenFile, write_parquet};
+use custos_warehouse::{Syncer, WrittenFile, write_parquet_synced_by};
 
 use crate::values::days_to_date;
 use crate::{Error, Result};
@@ -94,20 +94,29 @@ impl Drop for ChunkSink {
 }
 
 fn write_chunks(rx: Receiver<RecordBatch>, staging_dir: PathBuf, version: u64) -> Result<Vec<SinkFile>> {
+    let syncer = Syncer::start()?;
     let mut files = Vec::new();
     for (seq, batch) in rx.into_iter().enumerate() {
-        files.extend(write_chunk(&staging_dir, version, seq, &batch)?);
+        files.extend(write_chunk(&staging_dir, version, seq, &batch, &syncer)?);
     }
+    syncer.finish()?;
     Ok(files)
 }
 
 /// Sorts one chunk of transactions and writes it as one Parquet file per UTC day under
-/// `staging_dir`, named after the commit `version` and the chunk's place `seq` in the file.
-pub(crate) fn write_chunk(staging_dir: &Path, version: u64, seq: usize, batch: &RecordBatch) -> Result<Vec<SinkFile>> {
+/// `staging_dir`, named after the commit `version` and the chunk's place `seq` in the file;
+/// `syncer` puts the files on disk.
+pub(crate) fn write_chunk(
+    staging_dir: &Path,
+    version: u64,
+    seq: usize,
+    batch: &RecordBatch,
+    syncer: &Syncer,
+) -> Result<Vec<SinkFile>> {
     if batch.num_rows() == 0 {
         return Ok(Vec::new());
     }
-    write_sorted_chunk(staging_dir, version, seq, &sort_transactions(batch)?)
+    write_sorted_chunk(staging_dir, version, seq, &sort_transactions(batch)?, syncer)
 }
 
 /// [`write_chunk`] for a chunk already in [`SORT`] order.
@@ -116,6 +125,7 @@ pub(crate) fn write_sorted_chunk(
     version: u64,
     seq: usize,
     batch: &RecordBatch,
+    syncer: &Syncer,
 ) -> Result<Vec<SinkFile>> {
     let mut files = Vec::new();
     let dates = batch
@@ -137,11 +147,12 @@ pub(crate) fn write_sorted_chunk(
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
-        let written = write_parquet(
+        let written = write_parquet_synced_by(
             &path,
             Table::Transactions,
             &[batch.slice(start, end - start)],
             &FILE_ORDER,
+            syncer,
         )?;
         files.push(SinkFile { rel_path, written });
         start = end;

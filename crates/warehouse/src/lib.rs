@@ -40,15 +40,17 @@ mod failpoint;
 mod parquet_io;
 mod session;
 mod settings;
+mod syncer;
 mod writer;
 
 pub use catalog::{Catalog, CommitRecord, FileEntry, LedgerEntry, TableChange};
 pub use datafusion;
 pub use error::{Error, Result};
 pub use failpoint::{failpoint, failpoint_error};
-pub use parquet_io::{WrittenFile, hex, read_parquet_files, write_parquet};
+pub use parquet_io::{WrittenFile, hex, read_parquet_files, write_parquet, write_parquet_synced_by};
 pub use session::{ReadOnly, SessionOptions};
 pub use settings::WarehouseSettings;
+pub use syncer::Syncer;
 pub use writer::{StagedFile, Writer};
 
 use std::path::{Path, PathBuf};

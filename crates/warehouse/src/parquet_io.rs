@@ -14,7 +14,7 @@ use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties}
 use datafusion::parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
-use crate::{Error, Result};
+use crate::{Error, Result, Syncer};
 
 /// A `Write` that hashes and counts what passes through it.
 struct HashingWriter<W> {
@@ -51,6 +51,32 @@ pub struct WrittenFile {
 /// syncs it to disk before returning. `sorted_by` names columns the rows are sorted by
 /// (ascending), which is recorded in the file so readers can skip a re-sort.
 pub fn write_parquet(path: &Path, table: Table, batches: &[RecordBatch], sorted_by: &[&str]) -> Result<WrittenFile> {
+    let (written, file) = write_unsynced(path, table, batches, sorted_by)?;
+    file.sync_all().map_err(|e| Error::io(path, e))?;
+    Ok(written)
+}
+
+/// [`write_parquet`], but the file is synced by `syncer`: on disk once [`Syncer::finish`]
+/// returns, not when this does.
+pub fn write_parquet_synced_by(
+    path: &Path,
+    table: Table,
+    batches: &[RecordBatch],
+    sorted_by: &[&str],
+    syncer: &Syncer,
+) -> Result<WrittenFile> {
+    let (written, file) = write_unsynced(path, table, batches, sorted_by)?;
+    syncer.sync(path, file)?;
+    Ok(written)
+}
+
+/// The file written and flushed to the kernel, not yet synced.
+fn write_unsynced(
+    path: &Path,
+    table: Table,
+    batches: &[RecordBatch],
+    sorted_by: &[&str],
+) -> Result<(WrittenFile, File)> {
     let schema = table.arrow_schema();
     let sorting: Vec<SortingColumn> = sorted_by
         .iter()
@@ -95,8 +121,7 @@ pub fn write_parquet(path: &Path, table: Table, batches: &[RecordBatch], sorted_
     let sha256 = hex(&sink.hasher.finalize());
     let bytes = sink.bytes;
     let file = sink.inner.into_inner().map_err(|e| Error::io(path, e.into_error()))?;
-    file.sync_all().map_err(|e| Error::io(path, e))?;
-    Ok(WrittenFile { rows, bytes, sha256 })
+    Ok((WrittenFile { rows, bytes, sha256 }, file))
 }
 
 /// Reads whole Parquet files into memory, optionally only some columns (by name). Meant for
