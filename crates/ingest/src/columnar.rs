@@ -495,7 +495,15 @@ impl Checked {
             Ok(Arc::new(values.with_precision_and_scale(precision, scale as i8)?))
         };
         let required = |values: &[i64]| Decimal128Array::from_iter_values(rows().map(|i| i128::from(values[i])));
-        let optional = |values: &[Option<i64>]| Decimal128Array::from_iter(rows().map(|i| values[i].map(i128::from)));
+        // A column no row of the block fills (say, settlement amounts in a domestic log) is
+        // made null at once: gathering it in sorted order reads scattered memory.
+        let optional = |values: &[Option<i64>]| {
+            if values.iter().all(Option::is_none) {
+                Decimal128Array::new_null(order.len())
+            } else {
+                Decimal128Array::from_iter(rows().map(|i| values[i].map(i128::from)))
+            }
+        };
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         for (col, field) in schema.fields().iter().enumerate() {
             let array: ArrayRef = if col == c.ts {
