@@ -1,11 +1,12 @@
 //! Reading a canonical CSV transaction log on every core.
 //!
-//! The calling thread only tokenizes: it cuts the file into blocks of whole records (field
-//! bytes back to back, with where each field ends). Worker threads each take a block and do
-//! the rest: check every row (typed fast checks in [`crate::columnar`], the row path for
-//! what they do not pass), claim the block's ids, settle the block (rows whose id an earlier
-//! row claimed are quarantined), build its columns in sorted order and write them as Parquet
-//! files in staging.
+//! The calling thread only reads: it hashes the file as it reads it (when asked) and cuts it
+//! into blocks of whole records (field bytes back to back, with where each field ends).
+//! Worker threads each take a block and do the rest: check every row (typed fast checks in
+//! [`crate::columnar`], the row path for what they do not pass), claim the block's ids,
+//! settle the block (rows whose id an earlier row claimed are quarantined), build its
+//! columns in sorted order and write them as Parquet files in staging, handing each to the
+//! syncing thread.
 //!
 //! The result equals reading on one thread: blocks claim their ids strictly in file order
 //! (a block waits for its turn), so the first occurrence of an id is the one stored wherever
