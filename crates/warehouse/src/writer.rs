@@ -104,7 +104,7 @@ impl Writer {
         &self.root
     }
 
-    /// Paths that [`Writer::open`] removed as leftovers of an interrupted commit.
+    /// Paths that opening this writer ([`Warehouse::writer`](crate::Warehouse::writer)) removed as leftovers of an interrupted commit.
     pub fn swept(&self) -> &[String] {
         &self.swept
     }

@@ -15,7 +15,7 @@ use crate::exit::Exit;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (default: [serve] listen, else 127.0.0.1:5433).
+    /// Address to listen on (default: the config file's serve.listen, else 127.0.0.1:5433).
     #[arg(long, value_name = "HOST:PORT")]
     pub listen: Option<String>,
     /// Directory whose `views/*.sql` are registered as views.
