@@ -10,6 +10,9 @@
 //!   them: files are written aside and synced, renamed into place, and the catalog entry is
 //!   written last. A crash at any point leaves the previous state readable; files a crash
 //!   left behind are swept when the next writer opens.
+//! - [`write_parquet_synced_by`] and a [`Syncer`] stage many files without the writing
+//!   threads waiting for the disk: the syncer's own thread syncs them, and
+//!   [`Syncer::finish`] returns once the last is on disk, before the commit.
 //! - [`Warehouse::session`] registers every table, exactly the committed files, in a
 //!   DataFusion [`SessionContext`](datafusion::prelude::SessionContext).
 //!
