@@ -82,6 +82,12 @@ def main():
     c_rss = max(r[1] for r in custos_runs)
     d_secs = statistics.median(r[0] for r in duck_runs)
     d_rss = max(r[1] for r in duck_runs)
+    # Runs alternate, so each custos run and the DuckDB run after it saw about the same
+    # machine; the spread of their ratios says how far apart two medians may be by chance.
+    ratios = [c[0] / d[0] for c, d in zip(custos_runs, duck_runs)]
+
+    def each(runs):
+        return ", ".join(f"{r[0]:.2f}" for r in runs)
     import duckdb  # noqa: E402  (version only)
 
     cpu = "unknown CPU"
@@ -105,8 +111,9 @@ Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores ({cpu}), {platfor
 | custos | parse, validate every field and row, FX, id uniqueness, quarantine, sort per day, zstd Parquet, commit | {c_secs:.2f} s | {a.rows / c_secs:,.0f} | {size_mb / c_secs:,.1f} | {c_rss:,.0f} MiB |
 | DuckDB | `COPY (SELECT * FROM read_csv(...)) TO ... (zstd)`: type inference, no validation | {d_secs:.2f} s | {a.rows / d_secs:,.0f} | {size_mb / d_secs:,.1f} | {d_rss:,.0f} MiB |
 
-custos / DuckDB time: **{c_secs / d_secs:.2f}x** (target: at most 0.8x). custos stored
-{custos_runs[0][2]:,} rows and quarantined {custos_runs[0][3]:,}.
+custos / DuckDB time: **{c_secs / d_secs:.2f}x** (target: at most 0.8x); run by run, from
+{min(ratios):.2f}x to {max(ratios):.2f}x (custos {each(custos_runs)} s; DuckDB {each(duck_runs)} s).
+custos stored {custos_runs[0][2]:,} rows and quarantined {custos_runs[0][3]:,}.
 
 Reproduce: `pip install -r bench/requirements.txt && cargo build --release -p custos &&
 python3 bench/ingest_bench.py --rows {a.rows}`
