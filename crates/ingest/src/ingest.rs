@@ -14,7 +14,7 @@ use custos_warehouse::{LedgerEntry, Syncer, WarehouseSettings, Writer, read_parq
 use crate::ids::FingerprintSet;
 use crate::lookups::{Lookups, fingerprint, fx_key};
 use crate::profile::Profile;
-use crate::sink::{ChunkSink, sort_batch};
+use crate::sink::{ChunkSink, Staging, sort_batch};
 use crate::values::{ColumnBuilder, Value, date_to_days, days_to_date, format_decimal, parse_value};
 use crate::{Error, Result};
 use crate::{batches, parallel, read};
@@ -381,8 +381,8 @@ impl<'w> Ingestor<'w> {
         let read = match (&options.profile, format) {
             // Every file is on disk (in staging) once the syncer has finished.
             _ if parallel => Syncer::start().map_err(Error::from).and_then(|syncer| {
-                let out = parallel::Output {
-                    staging: &staging,
+                let out = Staging {
+                    dir: &staging,
                     version,
                     syncer: &syncer,
                 };

@@ -23,7 +23,6 @@ use custos_warehouse::datafusion::arrow::array::RecordBatch;
 use custos_warehouse::datafusion::arrow::compute::concat_batches;
 
 use custos_model::Table;
-use custos_warehouse::Syncer;
 
 use sha2::{Digest, Sha256};
 
@@ -32,16 +31,8 @@ use crate::ids::FingerprintSet;
 use crate::ingest::{FileRun, LookedUp};
 use crate::lookups::fingerprint;
 use crate::read::{FileHash, bind_header, csv_row, is_dos_eof};
-use crate::sink::{SinkFile, write_chunk, write_sorted_chunk};
+use crate::sink::{SinkFile, Staging, write_chunk, write_sorted_chunk};
 use crate::{Error, Result};
-
-/// Where the workers write: the table's staging directory and the commit's version; the
-/// files they write are put on disk by `syncer`.
-pub(crate) struct Output<'p> {
-    pub staging: &'p Path,
-    pub version: u64,
-    pub syncer: &'p Syncer,
-}
 
 /// A block never holds more field bytes than this, so field offsets fit in `u32`.
 const BLOCK_BYTES: usize = 256 << 20;
@@ -441,7 +432,7 @@ pub(crate) fn read_csv(
     path: &Path,
     run: &mut FileRun<'_>,
     (chunk_rows, threads): (usize, usize),
-    out: &Output<'_>,
+    out: &Staging<'_>,
     hash: bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Vec<SinkFile>, Option<FileHash>)> {
@@ -590,7 +581,7 @@ fn work<'a>(
     (rx, back): (&Mutex<Receiver<Block>>, &Sender<Block>),
     (binding, id_fields, plan): (&[Option<usize>], &IdFields, Option<&Plan>),
     shared: &Shared,
-    out: &Output<'_>,
+    out: &Staging<'_>,
 ) -> Option<(FileRun<'a>, Vec<SinkFile>)> {
     let _guard = PanicGuard(shared);
     let mut files = Vec::new();
@@ -787,18 +778,18 @@ fn claim_in_file_order(
 }
 
 /// Sorts a settled block if need be and writes it to staging.
-fn write_block(out: &Output<'_>, settled: Settled) -> Result<Vec<SinkFile>> {
+fn write_block(out: &Staging<'_>, settled: Settled) -> Result<Vec<SinkFile>> {
     let Settled { seq, batch, sorted } = settled;
     if custos_warehouse::failpoint_error(&format!("ingest-block-{seq}")) {
         return Err(Error::io(
-            out.staging,
+            out.dir,
             std::io::Error::other(format!("failpoint ingest-block-{seq}")),
         ));
     }
     if sorted {
-        write_sorted_chunk(out.staging, out.version, seq, &batch, out.syncer)
+        write_sorted_chunk(out, seq, &batch)
     } else {
-        write_chunk(out.staging, out.version, seq, &batch, out.syncer)
+        write_chunk(out, seq, &batch)
     }
 }
 

@@ -22,6 +22,14 @@ const SORT: [&str; 3] = ["txn_date", "payer_account", "ts"];
 /// The sort order recorded in each file (the day is constant within a file).
 pub(crate) const FILE_ORDER: [&str; 2] = ["payer_account", "ts"];
 
+/// Where chunks are written: the table's staging directory, the commit's version (which
+/// names the files) and the syncer that puts them on disk.
+pub(crate) struct Staging<'p> {
+    pub dir: &'p Path,
+    pub version: u64,
+    pub syncer: &'p Syncer,
+}
+
 /// A file the sink wrote, relative to the table's staging directory.
 pub(crate) struct SinkFile {
     pub rel_path: String,
@@ -95,38 +103,30 @@ impl Drop for ChunkSink {
 
 fn write_chunks(rx: Receiver<RecordBatch>, staging_dir: PathBuf, version: u64) -> Result<Vec<SinkFile>> {
     let syncer = Syncer::start()?;
+    let to = Staging {
+        dir: &staging_dir,
+        version,
+        syncer: &syncer,
+    };
     let mut files = Vec::new();
     for (seq, batch) in rx.into_iter().enumerate() {
-        files.extend(write_chunk(&staging_dir, version, seq, &batch, &syncer)?);
+        files.extend(write_chunk(&to, seq, &batch)?);
     }
     syncer.finish()?;
     Ok(files)
 }
 
-/// Sorts one chunk of transactions and writes it as one Parquet file per UTC day under
-/// `staging_dir`, named after the commit `version` and the chunk's place `seq` in the file;
-/// `syncer` puts the files on disk.
-pub(crate) fn write_chunk(
-    staging_dir: &Path,
-    version: u64,
-    seq: usize,
-    batch: &RecordBatch,
-    syncer: &Syncer,
-) -> Result<Vec<SinkFile>> {
+/// Sorts one chunk of transactions and writes it as one Parquet file per UTC day in `to`,
+/// named after the commit's version and the chunk's place `seq` in the file.
+pub(crate) fn write_chunk(to: &Staging<'_>, seq: usize, batch: &RecordBatch) -> Result<Vec<SinkFile>> {
     if batch.num_rows() == 0 {
         return Ok(Vec::new());
     }
-    write_sorted_chunk(staging_dir, version, seq, &sort_transactions(batch)?, syncer)
+    write_sorted_chunk(to, seq, &sort_transactions(batch)?)
 }
 
 /// [`write_chunk`] for a chunk already in [`SORT`] order.
-pub(crate) fn write_sorted_chunk(
-    staging_dir: &Path,
-    version: u64,
-    seq: usize,
-    batch: &RecordBatch,
-    syncer: &Syncer,
-) -> Result<Vec<SinkFile>> {
+pub(crate) fn write_sorted_chunk(to: &Staging<'_>, seq: usize, batch: &RecordBatch) -> Result<Vec<SinkFile>> {
     let mut files = Vec::new();
     let dates = batch
         .column(batch.schema().index_of("txn_date")?)
@@ -142,8 +142,12 @@ pub(crate) fn write_sorted_chunk(
         let date = days_to_date(day)
             .map(|d| d.to_string())
             .unwrap_or_else(|| day.to_string());
-        let rel_path = format!("date={date}/part-{version:010}-{seq:05}-{:03}.parquet", files.len());
-        let path = staging_dir.join(&rel_path);
+        let rel_path = format!(
+            "date={date}/part-{:010}-{seq:05}-{:03}.parquet",
+            to.version,
+            files.len()
+        );
+        let path = to.dir.join(&rel_path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
@@ -152,7 +156,7 @@ pub(crate) fn write_sorted_chunk(
             Table::Transactions,
             &[batch.slice(start, end - start)],
             &FILE_ORDER,
-            syncer,
+            to.syncer,
         )?;
         files.push(SinkFile { rel_path, written });
         start = end;
