@@ -162,16 +162,14 @@ fn ingest_with(extra: &[&str]) -> (serde_json::Value, Rows, Rows) {
     // Hashed as it is read on several threads, before it on one: either way the ledger
     // holds the file's hash, and every row names the ledger entry, after the commit.
     let sha = <sha2::Sha256 as sha2::Digest>::digest(std::fs::read(&file).expect("log"));
-    let hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(report["ledger"]["file_sha256"], hex.as_str());
+    assert_eq!(report["ledger"]["file_sha256"], custos_warehouse::hex(&sha).as_str());
     let id = report["ledger"]["ingest_id"].as_str().expect("ingest id").to_string();
     // Named after the commit that made the rows visible, the last one.
-    let commits = std::fs::read_dir(s.warehouse().join("_catalog"))
-        .expect("catalog")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|name| name.len() == 15 && name.ends_with(".json") && name[..10].bytes().all(|b| b.is_ascii_digit()))
-        .count();
-    assert_eq!(id, format!("ing-{commits:06}"));
+    let last = custos_warehouse::Warehouse::open(&s.warehouse())
+        .expect("warehouse")
+        .catalog()
+        .version();
+    assert_eq!(id, format!("ing-{last:06}"));
     assert!(stored.iter().all(|r| r["ingest_id"] == id.as_str()), "{id}");
     let named = s.count(&format!("select count(*) from quarantine where ingest_id = '{id}'"));
     assert_eq!(named as usize, quarantine.len());
