@@ -18,10 +18,12 @@ use std::sync::Arc;
 
 use custos_model::{AMOUNT_PRECISION, AMOUNT_SCALE, FieldType, Origin, RATE_PRECISION, RATE_SCALE, Reason, Table};
 use custos_warehouse::datafusion::arrow::array::{
-    ArrayRef, Date32Array, Decimal128Array, RecordBatch, StringArray, TimestampMicrosecondArray, new_null_array,
+    ArrayRef, Date32Array, Decimal128Array, DictionaryArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+    UInt8Array, new_null_array,
 };
 use custos_warehouse::datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
-use custos_warehouse::datafusion::arrow::datatypes::DataType;
+use custos_warehouse::datafusion::arrow::compute::cast;
+use custos_warehouse::datafusion::arrow::datatypes::{DataType, Field, Schema, UInt8Type};
 use custos_warehouse::datafusion::arrow::error::ArrowError;
 
 use crate::Result;
@@ -145,18 +147,67 @@ fn spell(rows: usize, code: impl Fn(usize) -> u16, check: Check) -> Result<Array
     )?))
 }
 
-/// `n` copies of `text` as a string column, its bytes sized once (a block's ingest id).
-pub(crate) fn repeated(text: &str, n: usize) -> Result<StringArray> {
-    let too_long = || ArrowError::ComputeError("a block's texts exceed 2 GiB".into());
-    let len = i32::try_from(text.len()).map_err(|_| too_long())?;
-    i32::try_from(text.len().saturating_mul(n)).map_err(|_| too_long())?;
-    let offsets: Vec<i32> = (0..=n).map(|i| i as i32 * len).collect();
-    let values = Buffer::from_vec(text.repeat(n).into_bytes());
-    Ok(StringArray::try_new(
-        OffsetBuffer::new(ScalarBuffer::from(offsets)),
-        values,
-        None,
-    )?)
+/// A code column (see [`Check::code`]) as a dictionary: for row `i`, a one-byte key into
+/// the spellings of the codes the rows use, in code order; [`NO_CODE`] is null. The
+/// warehouse writes a dictionary column's Parquet pages from its keys, so no text is
+/// spelt per row and no row's text is looked up again to encode it. Spelt as texts
+/// instead (see [`spell`]) if the rows use more than 256 codes.
+fn coded(rows: usize, code: impl Fn(usize) -> u16, check: Check) -> Result<ArrayRef> {
+    let bound = match check {
+        Check::Enum(values) => values.len(),
+        Check::Country => 26 * 26,
+        _ => 26 * 26 * 26,
+    };
+    let mut key_of = vec![u16::MAX; bound];
+    let mut nulls = 0;
+    for i in 0..rows {
+        match key_of.get_mut(usize::from(code(i))) {
+            Some(key) => *key = 0,
+            None => nulls += 1,
+        }
+    }
+    let mut spellings: Vec<Vec<u8>> = Vec::new();
+    for (c, key) in key_of.iter_mut().enumerate() {
+        if *key == 0 {
+            *key = spellings.len() as u16;
+            spellings.push(match check {
+                Check::Enum(values) => enum_value(values, c as u16).to_vec(),
+                _ => {
+                    let (text, len) = check.spelling(c as u16);
+                    text[..len].to_vec()
+                }
+            });
+        }
+    }
+    if spellings.len() > 256 {
+        return spell(rows, code, check);
+    }
+    let keys: Vec<u8> = (0..rows)
+        .map(|i| key_of.get(usize::from(code(i))).map_or(0, |&k| k as u8))
+        .collect();
+    let nulls = (nulls > 0).then(|| NullBuffer::new(BooleanBuffer::collect_bool(rows, |i| code(i) != NO_CODE)));
+    let values = StringArray::from_iter_values(spellings.iter().map(|s| String::from_utf8_lossy(s)));
+    Ok(Arc::new(DictionaryArray::<UInt8Type>::try_new(
+        UInt8Array::new(ScalarBuffer::from(keys), nulls),
+        Arc::new(values),
+    )?))
+}
+
+/// `batch` with every column in the type the table stores (dictionaries cast to texts).
+pub(crate) fn as_stored(batch: &RecordBatch) -> Result<RecordBatch> {
+    let schema = Table::Transactions.arrow_schema();
+    let columns = (schema.fields().iter().zip(batch.columns()))
+        .map(|(field, array)| cast(array, field.data_type()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+/// `n` copies of `text` as a dictionary column of one value (a block's ingest id).
+pub(crate) fn constant(text: &str, n: usize) -> Result<ArrayRef> {
+    Ok(Arc::new(DictionaryArray::<UInt8Type>::try_new(
+        UInt8Array::from(vec![0u8; n]),
+        Arc::new(StringArray::from(vec![text])),
+    )?))
 }
 
 /// The text of an enumeration's value `code` (empty for a code out of its list).
@@ -523,11 +574,11 @@ impl Checked {
             } else if col == c.amount_reporting {
                 decimals(required(&self.reporting), AMOUNT_PRECISION, AMOUNT_SCALE)?
             } else if col == c.ingest_id {
-                Arc::new(repeated(&run.ingest_id, order.len())?)
+                constant(&run.ingest_id, order.len())?
             } else if let Some(at) = text_columns.iter().position(|t| t.0 == col) {
                 Arc::clone(&texts[at])
             } else if let Some(&(_, slot, check)) = plan.coded.iter().find(|coded| coded.0 == col) {
-                spell(sorted_codes.len(), |i| sorted_codes[i][slot], check)?
+                coded(sorted_codes.len(), |i| sorted_codes[i][slot], check)?
             } else if field.data_type() == &DataType::Utf8 {
                 // An optional text column the header lacks.
                 new_null_array(field.data_type(), order.len())
@@ -537,7 +588,11 @@ impl Checked {
             };
             arrays.push(array);
         }
-        Ok(RecordBatch::try_new(schema, arrays)?)
+        // Code columns and the ingest id are dictionaries of the texts the table stores.
+        let fields: Vec<Field> = (schema.fields().iter().zip(&arrays))
+            .map(|(field, array)| Field::new(field.name(), array.data_type().clone(), field.is_nullable()))
+            .collect();
+        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
     }
 }
 
@@ -841,6 +896,8 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 mod tests {
     use custos_model::Reason;
 
+    use custos_warehouse::datafusion::arrow::array::{Array, AsArray};
+
     use super::*;
     use crate::values::{Value, parse_value};
 
@@ -949,7 +1006,6 @@ mod tests {
     /// row of each column gets exactly its text at its sorted position.
     #[test]
     fn texts_land_in_sorted_order() {
-        use custos_warehouse::datafusion::arrow::array::{Array, AsArray};
         let texts: Vec<Vec<u8>> = vec![
             b"".to_vec(),
             b"a".to_vec(),
@@ -1026,7 +1082,6 @@ mod tests {
     /// A code column spells back exactly the texts whose codes it keeps.
     #[test]
     fn codes_spell_their_texts() {
-        use custos_warehouse::datafusion::arrow::array::{Array, AsArray};
         let enums = Check::Enum(&["PAYMENT", "A_VALUE_LONGER_THAN_16", "QR"]);
         for (check, texts) in [
             (enums, &["QR", "A_VALUE_LONGER_THAN_16", "PAYMENT", "QR"][..]),
@@ -1043,6 +1098,10 @@ mod tests {
                 .chain([NO_CODE])
                 .collect();
             let array = spell(with_nulls.len(), |i| with_nulls[i], check).unwrap();
+            // The dictionary of the same codes holds the same texts.
+            let keyed = coded(with_nulls.len(), |i| with_nulls[i], check).unwrap();
+            assert!(matches!(keyed.data_type(), DataType::Dictionary(..)));
+            assert_eq!(&cast(&keyed, &DataType::Utf8).unwrap(), &array);
             let strings = array.as_string::<i32>();
             let spelt: Vec<Option<&str>> = strings.iter().collect();
             let expected: Vec<Option<&str>> = [None]
@@ -1064,13 +1123,24 @@ mod tests {
     }
 
     #[test]
-    fn repeated_texts() {
-        use custos_warehouse::datafusion::arrow::array::Array;
-        let column = repeated("ing-000001", 3).unwrap();
-        assert_eq!(column.iter().collect::<Vec<_>>(), [Some("ing-000001"); 3]);
+    fn constant_texts() {
+        let column = constant("ing-000001", 3).unwrap();
+        let texts = cast(&column, &DataType::Utf8).unwrap();
+        assert_eq!(texts.as_string::<i32>().iter().collect::<Vec<_>>(), [Some("ing-000001"); 3]);
         assert_eq!(column.null_count(), 0);
-        assert_eq!(repeated("", 2).unwrap().iter().collect::<Vec<_>>(), [Some(""); 2]);
-        assert_eq!(repeated("x", 0).unwrap().len(), 0);
+        assert_eq!(constant("x", 0).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn more_than_256_codes_are_spelt() {
+        let codes: Vec<u16> = (0..300).collect();
+        let column = coded(codes.len(), |i| codes[i], Check::Currency).unwrap();
+        assert_eq!(column.data_type(), &DataType::Utf8);
+        assert_eq!(column.as_string::<i32>().value(1), "AAB");
+        let codes: Vec<u16> = (0..256).chain([NO_CODE]).collect();
+        let column = coded(codes.len(), |i| codes[i], Check::Currency).unwrap();
+        assert!(matches!(column.data_type(), DataType::Dictionary(..)));
+        assert_eq!(column.null_count(), 1);
     }
 
     #[test]

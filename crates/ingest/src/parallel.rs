@@ -26,7 +26,7 @@ use custos_model::Table;
 
 use sha2::{Digest, Sha256};
 
-use crate::columnar::{Checked, Plan};
+use crate::columnar::{Checked, Plan, as_stored};
 use crate::ids::FingerprintSet;
 use crate::ingest::{FileRun, LookedUp};
 use crate::lookups::fingerprint;
@@ -732,7 +732,8 @@ fn settle_block(
         (fast_batch, Some(chunk)) => {
             let slow = run.settle(chunk, &taken_slow)?;
             match fast_batch {
-                Some(batch) => (concat_batches(&slow.schema(), [&batch, &slow])?, false),
+                // The row path builds texts, not dictionaries: the two meet as texts.
+                Some(batch) => (concat_batches(&slow.schema(), [&as_stored(&batch)?, &slow])?, false),
                 None => (slow, false),
             }
         }

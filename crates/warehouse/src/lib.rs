@@ -13,6 +13,9 @@
 //! - [`write_parquet_synced_by`] and a [`Syncer`] stage many files without the writing
 //!   threads waiting for the disk: the syncer's own thread syncs them, and
 //!   [`Syncer::finish`] returns once the last is on disk, before the commit.
+//! - The Parquet writers take a column either in the type the table stores or as an Arrow
+//!   dictionary of those values; a dictionary column's pages are written from its keys
+//!   (`dictionary.rs`), without looking each row's text up again.
 //! - [`Warehouse::session`] registers every table, exactly the committed files, in a
 //!   DataFusion [`SessionContext`](datafusion::prelude::SessionContext).
 //!
@@ -38,6 +41,7 @@
 #![deny(missing_docs)]
 
 mod catalog;
+mod dictionary;
 mod error;
 mod failpoint;
 mod parquet_io;
