@@ -1126,7 +1126,10 @@ mod tests {
     fn constant_texts() {
         let column = constant("ing-000001", 3).unwrap();
         let texts = cast(&column, &DataType::Utf8).unwrap();
-        assert_eq!(texts.as_string::<i32>().iter().collect::<Vec<_>>(), [Some("ing-000001"); 3]);
+        assert_eq!(
+            texts.as_string::<i32>().iter().collect::<Vec<_>>(),
+            [Some("ing-000001"); 3]
+        );
         assert_eq!(column.null_count(), 0);
         assert_eq!(constant("x", 0).unwrap().len(), 0);
     }
