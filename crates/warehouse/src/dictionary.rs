@@ -353,7 +353,7 @@ fn uleb128(mut value: u64, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Decodes the hybrid encoding back, as the format defines it.
@@ -396,15 +396,20 @@ mod tests {
         out
     }
 
-    #[test]
-    fn the_hybrid_encoding_decodes_to_its_values() {
-        let mut state = 7u64;
-        let mut next = move || {
+    /// A seeded stream of 31-bit numbers for test data (a linear congruential generator).
+    pub(crate) fn numbers(seed: u64) -> impl FnMut() -> u32 {
+        let mut state = seed;
+        move || {
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             (state >> 33) as u32
-        };
+        }
+    }
+
+    #[test]
+    fn the_hybrid_encoding_decodes_to_its_values() {
+        let mut next = numbers(7);
         for bit_width in 0..=9u8 {
             let max = (1u32 << bit_width) - 1;
             for n in [0, 1, 7, 8, 9, 15, 16, 17, 63, 504, 505, 1000, 5000] {

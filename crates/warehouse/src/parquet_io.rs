@@ -269,13 +269,8 @@ mod tests {
     /// optional with nulls, all null), one ingest id, dates, instants and amounts.
     fn transactions(rows: usize) -> RecordBatch {
         let schema = Table::Transactions.arrow_schema();
-        let mut state = 11u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as usize
-        };
+        let mut numbers = crate::dictionary::tests::numbers(11);
+        let mut next = move || numbers() as usize;
         let mut columns: Vec<ArrayRef> = Vec::new();
         for (col, field) in schema.fields().iter().enumerate() {
             let array: ArrayRef = match field.data_type() {
